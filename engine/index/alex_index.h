@@ -1,0 +1,95 @@
+// AlexIndex: an updatable adaptive learned index (ALEX, Ding et al., SIGMOD 2020)
+// over byte-string keys, mapping each key to a 64-bit location.
+//
+// CONTRACT (the implementation may add private members and public helpers, but
+// keeps these signatures; the store is written against them):
+//
+//  * Keys are byte strings of 1..4096 bytes, any byte values, compared as
+//    unsigned bytes (memcmp order, shorter prefix first).
+//  * The index does not keep its own copy of full keys unless it chooses to
+//    (the choice and its measurements are documented in this header). Where it
+//    needs a full key it asks the KeyReader with the stored location; the log
+//    keeps every key in its record, so the store's KeyReader reads it there.
+//  * Concurrency: ONE writer at a time (Upsert, Erase, CompareAndSwap,
+//    BulkLoad — externally serialised by the caller) and any number of
+//    concurrent readers (Find, LowerBound, iteration). Readers never wait on a
+//    lock held for longer than one node update; structural changes publish new
+//    nodes and retire old ones through the EpochManager (engine/epoch.h).
+//    Readers must hold an EpochGuard (from the same EpochManager) while they
+//    use the index and any key view the KeyReader returned.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace alexfs {
+
+class EpochManager;
+
+namespace index {
+
+// Returns the full key stored at `location`. Called concurrently from readers;
+// the view must stay valid while the caller holds an epoch guard.
+class KeyReader {
+ public:
+  virtual ~KeyReader() = default;
+  virtual std::string_view KeyAt(uint64_t location) const = 0;
+};
+
+class AlexIndex {
+ public:
+  AlexIndex(const KeyReader* keys, EpochManager* epochs);
+  ~AlexIndex();
+  AlexIndex(const AlexIndex&) = delete;
+  AlexIndex& operator=(const AlexIndex&) = delete;
+
+  // Replaces the contents with `sorted` (strictly ascending, unique keys).
+  // Writer only.
+  void BulkLoad(const std::vector<std::pair<std::string_view, uint64_t>>& sorted);
+
+  // Reader. True and *location set if the key is present.
+  bool Find(std::string_view key, uint64_t* location) const;
+
+  // Writer. Inserts or replaces. Returns true if the key was new; otherwise
+  // *old_location (if given) receives the replaced location.
+  bool Upsert(std::string_view key, uint64_t location, uint64_t* old_location = nullptr);
+
+  // Writer. Sets the key's location to `desired` only if it is currently
+  // `expected` (compaction moving a record). True if swapped.
+  bool CompareAndSwap(std::string_view key, uint64_t expected, uint64_t desired);
+
+  // Writer. Removes the key; true if it was present (*old_location set if given).
+  bool Erase(std::string_view key, uint64_t* old_location = nullptr);
+
+  // Reader. Ordered forward iteration over (key, location) from any key.
+  // An Iterator sees each key at the moment it reaches it; it must not outlive
+  // the EpochGuard its thread holds.
+  class Iterator {
+   public:
+    bool Valid() const;
+    void Next();
+    std::string_view key() const;  // read through the KeyReader
+    uint64_t location() const;
+    // implementation-defined state
+   private:
+    friend class AlexIndex;
+    struct State;
+    std::shared_ptr<State> state_;
+  };
+  // First entry with key >= target.
+  Iterator LowerBound(std::string_view target) const;
+  Iterator Begin() const;
+
+  size_t size() const;          // live keys
+  size_t memory_bytes() const;  // bytes of memory the index holds (not the keys in the log)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace index
+}  // namespace alexfs

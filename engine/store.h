@@ -1,0 +1,138 @@
+// AlexStorage: a durable, ordered key-value store.
+//
+// Keys are byte strings of 1..kMaxKeyBytes bytes (any byte values); values are
+// byte strings of 0..kMaxValueBytes bytes. Data lives in append-only log
+// segments of checksummed records (engine/log/); an ALEX learned index
+// (engine/index/) maps each live key to where its newest record lies. Reads are
+// served straight from the read-only memory mapping of the log: Get() hands out
+// a view, not a copy.
+//
+// Thread-safety: every method may be called from any number of threads at once.
+// Readers (Get, iterators) never wait for a writer's commit, for fsync, or for
+// compaction: they traverse the index optimistically and pin what they read
+// through epochs. Writers are grouped: concurrent Write() calls are appended to
+// the log in one write(2) and, if any asked for it, made durable by one
+// fdatasync(2) (group commit).
+//
+// On disk (one directory per store): LOCK (flock'd for the store's lifetime,
+// holds the owner's pid), MANIFEST (the set of segments), NNNNNN.log segments.
+// Open() recovers: it replays the log in sequence order, verifying every
+// checksum. A torn tail of the newest segment (a write that was never
+// acknowledged) is truncated and logged; damage anywhere else makes Open() fail
+// with a Status naming the file and offset.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/stats.h"
+#include "engine/status.h"
+#include "engine/write_batch.h"
+
+namespace alexfs {
+
+inline constexpr size_t kMaxKeyBytes = 4096;
+inline constexpr size_t kMaxValueBytes = size_t{1} << 30;  // 1 GiB
+
+struct StoreOptions {
+  // Create the directory and an empty store if none exists.
+  bool create_if_missing = true;
+  // Target size of a log segment. A record larger than this gets a segment of its own.
+  uint64_t segment_bytes = uint64_t{64} << 20;
+  // If non-zero, buffered writes are made durable at least this often by a
+  // background thread. Zero: only by Sync(), a durable Write(), or Close().
+  std::chrono::milliseconds commit_interval{0};
+  // Compact automatically in the background when dead bytes exceed this fraction
+  // of the log and at least min_garbage_bytes. <= 0 turns automatic compaction off.
+  double compaction_garbage_ratio = 0.5;
+  uint64_t compaction_min_garbage_bytes = uint64_t{64} << 20;
+};
+
+// How long Write() waits.
+enum class Durability {
+  kBuffered,  // returns once logged to the page cache and visible to readers
+  kDurable,   // returns once fdatasync'd; survives a crash of the machine
+};
+
+// A value returned by Get(): a view into the mapped log. The bytes stay valid and
+// unchanged while this object lives, even if the key is overwritten, deleted or
+// compacted meanwhile. Hold it briefly: a pinned value delays the freeing of old
+// segments and index nodes. Move-only.
+class PinnedValue {
+ public:
+  PinnedValue();
+  ~PinnedValue();
+  PinnedValue(PinnedValue&&) noexcept;
+  PinnedValue& operator=(PinnedValue&&) noexcept;
+  PinnedValue(const PinnedValue&) = delete;
+  PinnedValue& operator=(const PinnedValue&) = delete;
+
+  std::string_view value() const { return value_; }
+  // Releases the pin early; value() is empty afterwards.
+  void Reset();
+
+ private:
+  friend class StoreImpl;
+  std::string_view value_;
+  struct Pin;
+  std::unique_ptr<Pin> pin_;
+};
+
+// Iterates live keys in ascending byte order. A snapshot of nothing: it sees a
+// consistent view of each key at the moment it reaches it, never a torn value,
+// and never blocks writers. Not thread-safe itself; use one per thread.
+class Iterator {
+ public:
+  virtual ~Iterator() = default;
+  // Positions at the first key >= target.
+  virtual void Seek(std::string_view target) = 0;
+  virtual bool Valid() const = 0;
+  virtual void Next() = 0;
+  // REQUIRES: Valid(). Views stay valid until the next Seek/Next or destruction.
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual Status status() const = 0;
+};
+
+class Store {
+ public:
+  // Opens (and recovers) the store in `dir`. Fails with kBusy, naming the pid,
+  // if another process holds the directory's LOCK.
+  static Status Open(const std::string& dir, const StoreOptions& options,
+                     std::unique_ptr<Store>* store);
+
+  // Closes the store (see Close()); errors are logged.
+  virtual ~Store() = default;
+
+  // OK and *value set, or NotFound.
+  virtual Status Get(std::string_view key, PinnedValue* value) const = 0;
+  // True if the key exists; cheaper than Get when the value is not needed.
+  virtual bool Contains(std::string_view key) const = 0;
+
+  // Applies the batch atomically. On error nothing of the batch is visible, and
+  // everything acknowledged before stays. kNoSpace when the disk is full; the
+  // store accepts writes again once space returns.
+  virtual Status Write(const WriteBatch& batch, Durability durability) = 0;
+  Status Put(std::string_view key, std::string_view value, Durability d = Durability::kBuffered);
+  Status Delete(std::string_view key, Durability d = Durability::kBuffered);
+
+  virtual std::unique_ptr<Iterator> NewIterator() const = 0;
+
+  // Makes every write acknowledged so far durable.
+  virtual Status Sync() = 0;
+
+  // Reclaims the space of overwritten and deleted records now, online: readers
+  // and writers go on meanwhile. A crash at any point leaves the old or the new
+  // segment set, never a mix.
+  virtual Status Compact() = 0;
+
+  virtual StoreStats GetStats() const = 0;
+
+  // Syncs, stops background work and releases the LOCK. Later calls fail.
+  virtual Status Close() = 0;
+};
+
+}  // namespace alexfs

@@ -1,0 +1,56 @@
+// WriteBatch: puts and deletes that Store::Write applies atomically.
+//
+// A batch is logged as one record, so after a crash either every operation in it
+// is visible or none is. The filesystem uses this for rename (delete the old key,
+// put the new one) and for committing a file's data with its metadata.
+//
+// Operations apply in the order added; a later operation on the same key wins.
+// Thread-safety: not thread-safe; build a batch on one thread, then hand it over.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace alexfs {
+
+class WriteBatch {
+ public:
+  enum class OpType : uint8_t { kPut = 1, kDelete = 2 };
+  struct Op {
+    OpType type;
+    std::string key;
+    std::string value;  // empty for kDelete
+  };
+
+  void Put(std::string_view key, std::string_view value) {
+    bytes_ += key.size() + value.size();
+    ops_.push_back(Op{OpType::kPut, std::string(key), std::string(value)});
+  }
+  // Moves the value in: the filesystem commits file bodies this way without a copy.
+  void Put(std::string_view key, std::string&& value) {
+    bytes_ += key.size() + value.size();
+    ops_.push_back(Op{OpType::kPut, std::string(key), std::move(value)});
+  }
+  void Delete(std::string_view key) {
+    bytes_ += key.size();
+    ops_.push_back(Op{OpType::kDelete, std::string(key), std::string()});
+  }
+  void Clear() {
+    ops_.clear();
+    bytes_ = 0;
+  }
+
+  bool empty() const { return ops_.empty(); }
+  size_t count() const { return ops_.size(); }
+  // Sum of key and value bytes (an estimate of the logged size).
+  size_t payload_bytes() const { return bytes_; }
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace alexfs

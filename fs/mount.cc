@@ -1,0 +1,190 @@
+#include "fs/mount.h"
+
+#include <dirent.h>
+#include <fuse_lowlevel.h>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "fs/filesystem.h"
+
+namespace alexfs::fs {
+namespace {
+
+// Decodes the octal escapes (\040 for space, ...) /proc/self/mountinfo uses.
+std::string UnescapeMountinfo(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = (s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0');
+      out += static_cast<char>(v);
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string Canonical(const std::string& path) {
+  char* real = ::realpath(path.c_str(), nullptr);
+  if (real == nullptr) return path;
+  std::string out(real);
+  std::free(real);
+  return out;
+}
+
+bool DirectoryIsEmpty(const std::string& path) {
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return false;
+  bool empty = true;
+  while (dirent* e = ::readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  ::closedir(d);
+  return empty;
+}
+
+// Detaches a mount whose daemon is gone. As root umount2 works directly;
+// otherwise fusermount3 (setuid) does it for the user who mounted.
+Status DetachDeadMount(const std::string& mountpoint) {
+  if (::umount2(mountpoint.c_str(), MNT_DETACH) == 0) return Status::OK();
+  int err = errno;
+  std::string cmd = "fusermount3 -u -z -- '" + mountpoint + "' 2>/dev/null";
+  if (std::system(cmd.c_str()) == 0) return Status::OK();
+  return Status::FromErrno(err, "detaching the dead mount at " + mountpoint);
+}
+
+}  // namespace
+
+bool IsMountPoint(const std::string& path) {
+  std::string target = Canonical(path);
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mount_point;
+    fields >> id >> parent >> devno >> root >> mount_point;
+    if (UnescapeMountinfo(mount_point) == target) return true;
+  }
+  return false;
+}
+
+Status PrepareMountpoint(const std::string& mountpoint, bool allow_nonempty) {
+  // A mount whose daemon died answers every request with ENOTCONN; statfs always
+  // reaches the daemon (stat may be served from the kernel's attribute cache).
+  struct statfs sfs;
+  if (::statfs(mountpoint.c_str(), &sfs) != 0 && errno == ENOTCONN) {
+    spdlog::warn("{}: the daemon of the mount there is gone (transport endpoint not connected); "
+                 "detaching the dead mount and mounting again",
+                 mountpoint);
+    Status s = DetachDeadMount(mountpoint);
+    if (!s.ok()) return s;
+  }
+  struct stat st;
+  if (::stat(mountpoint.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return Status::WithErrno(Status::Code::kInvalidArgument, ENOENT,
+                               "mountpoint " + mountpoint + " does not exist (create it first)");
+    }
+    return Status::FromErrno(err, "mountpoint " + mountpoint);
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Status::WithErrno(Status::Code::kInvalidArgument, ENOTDIR,
+                             "mountpoint " + mountpoint + " is not a directory");
+  }
+  if (IsMountPoint(mountpoint)) {
+    return Status::Busy("mountpoint " + mountpoint +
+                        " is already a mount point (unmount it first: fusermount3 -u " +
+                        mountpoint + ")");
+  }
+  if (!allow_nonempty && !DirectoryIsEmpty(mountpoint)) {
+    return Status::WithErrno(Status::Code::kInvalidArgument, ENOTEMPTY,
+                             "mountpoint " + mountpoint +
+                                 " is not empty (its files would be hidden; pass -o nonempty to "
+                                 "mount over them anyway)");
+  }
+  return Status::OK();
+}
+
+Status Serve(const MountConfig& config, const std::function<void(const Status&)>& on_ready) {
+  auto fail = [&](Status s) {
+    on_ready(s);
+    return s;
+  };
+  if (::access("/dev/fuse", R_OK | W_OK) != 0) {
+    return fail(Status::FromErrno(errno, "FUSE is unavailable: cannot open /dev/fuse "
+                                         "(load the fuse module: modprobe fuse)"));
+  }
+  bool allow_nonempty = false;
+  std::vector<std::string> fuse_options;
+  for (const std::string& opt : config.options) {
+    if (opt == "nonempty") {
+      allow_nonempty = true;
+    } else if (!opt.empty()) {
+      fuse_options.push_back(opt);
+    }
+  }
+  Status s = PrepareMountpoint(config.mountpoint, allow_nonempty);
+  if (!s.ok()) return fail(s);
+
+  // libfuse takes argv-style arguments; the first is the program name.
+  std::vector<std::string> argv_storage = {"alexfs"};
+  if (config.debug) argv_storage.push_back("-d");
+  std::string joined = "fsname=alexfs:" + config.data_dir + ",subtype=alexfs";
+  for (const std::string& opt : fuse_options) joined += "," + opt;
+  argv_storage.push_back("-o");
+  argv_storage.push_back(joined);
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  Filesystem filesystem;
+  const fuse_lowlevel_ops& ops = Filesystem::Operations();
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &filesystem);
+  if (se == nullptr) {
+    return fail(Status::InvalidArgument("libfuse rejected the mount options '" + joined +
+                                        "' (see the message above)"));
+  }
+  std::unique_ptr<fuse_session, void (*)(fuse_session*)> session(se, fuse_session_destroy);
+  if (fuse_set_signal_handlers(se) != 0) {
+    return fail(Status::FromErrno(errno, "installing signal handlers"));
+  }
+  if (fuse_session_mount(se, config.mountpoint.c_str()) != 0) {
+    fuse_remove_signal_handlers(se);
+    return fail(Status::FromErrno(EIO, "mounting FUSE at " + config.mountpoint +
+                                           " failed (see the message above)"));
+  }
+  spdlog::info("mounted {} at {}", config.data_dir, config.mountpoint);
+  on_ready(Status::OK());
+
+  fuse_loop_config* loop = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_clone_fd(loop, 0);
+  fuse_loop_cfg_set_max_threads(loop, 16);
+  int rc = fuse_session_loop_mt(se, loop);
+  fuse_loop_cfg_destroy(loop);
+
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  spdlog::info("unmounted {}", config.mountpoint);
+  if (rc != 0 && rc != SIGTERM && rc != SIGINT && rc != SIGHUP) {
+    return Status::FromErrno(rc < 0 ? -rc : EIO, "FUSE session loop");
+  }
+  return Status::OK();
+}
+
+}  // namespace alexfs::fs

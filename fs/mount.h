@@ -1,0 +1,40 @@
+// Mounting: the FUSE session's life from mount to unmount.
+//
+// Serve() mounts the filesystem, reports through `on_ready` once the kernel has
+// the mount (so `alexfs mount` can return only when the mount is live), serves
+// requests on a multithreaded loop until the filesystem is unmounted or the
+// process gets SIGTERM/SIGINT/SIGHUP, then commits everything and unmounts.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace alexfs::fs {
+
+struct MountConfig {
+  std::string data_dir;
+  std::string mountpoint;
+  // -o options, one per element, already split at commas. AlexFS's own options
+  // are consumed by Serve(); the rest go to libfuse (allow_other,
+  // default_permissions, ro, ...).
+  std::vector<std::string> options;
+  bool debug = false;  // libfuse's request trace on stderr
+};
+
+// Checks that `mountpoint` can take a mount: it exists, is a directory, is not
+// already a live mount, and is empty unless `allow_nonempty`. A dead FUSE mount
+// left by a killed daemon (ENOTCONN) is detached, with a warning.
+Status PrepareMountpoint(const std::string& mountpoint, bool allow_nonempty);
+
+// Mounts and serves; returns after unmount. `on_ready` is called exactly once:
+// with OK when the mount is live, or with the error that prevented it (then
+// Serve returns that error too).
+Status Serve(const MountConfig& config, const std::function<void(const Status&)>& on_ready);
+
+// True if `path` is a mount point in /proc/self/mountinfo.
+bool IsMountPoint(const std::string& path);
+
+}  // namespace alexfs::fs

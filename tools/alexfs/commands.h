@@ -1,0 +1,11 @@
+// The alexfs program's subcommands. Each Add*Command registers a CLI11
+// subcommand on `app`; its callback runs the command and sets *exit_code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace alexfs::tools {
+
+void AddMountCommand(CLI::App& app, int* exit_code);
+
+}  // namespace alexfs::tools

@@ -1,0 +1,25 @@
+// alexfs: mount and operate AlexFS stores.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+#include "tools/alexfs/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"AlexFS: a key-value store mounted as a directory (FUSE over the AlexStorage "
+               "engine)"};
+  app.set_version_flag("--version", std::string("alexfs ") + ALEXFS_VERSION);
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+  app.parse_complete_callback([&] { spdlog::set_level(spdlog::level::from_str(log_level)); });
+
+  int exit_code = 0;
+  alexfs::tools::AddMountCommand(app, &exit_code);
+
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

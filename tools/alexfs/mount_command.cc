@@ -1,0 +1,164 @@
+// `alexfs mount DATA_DIR MOUNTPOINT [-o OPTS] [--foreground]`
+//
+// Without --foreground the command forks a daemon and returns only when the
+// daemon reports the mount live (exit 0) or reports why it could not mount
+// (exit 1, the daemon's message on stderr). The daemon's log then goes to
+// DATA_DIR/LOG. With --foreground it serves in this process, logs to stderr,
+// and, under systemd (NOTIFY_SOCKET set), sends READY=1 once the mount is live.
+#include <fcntl.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "fs/mount.h"
+#include "tools/alexfs/commands.h"
+
+namespace alexfs::tools {
+namespace {
+
+struct MountArgs {
+  std::string data_dir;
+  std::string mountpoint;
+  std::vector<std::string> options;  // raw -o values, comma-separated lists
+  bool foreground = false;
+  bool debug_fuse = false;
+};
+
+fs::MountConfig ToConfig(const MountArgs& args) {
+  fs::MountConfig config;
+  config.data_dir = std::filesystem::absolute(args.data_dir).lexically_normal().string();
+  config.mountpoint = std::filesystem::absolute(args.mountpoint).lexically_normal().string();
+  if (config.mountpoint.size() > 1 && config.mountpoint.back() == '/') config.mountpoint.pop_back();
+  for (const std::string& list : args.options) {
+    size_t start = 0;
+    while (start <= list.size()) {
+      size_t comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > start) config.options.push_back(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  config.debug = args.debug_fuse;
+  return config;
+}
+
+int RunForeground(const fs::MountConfig& config) {
+  Status s = fs::Serve(config, [](const Status& ready) {
+    if (ready.ok()) sd_notify(0, "READY=1");
+  });
+  sd_notify(0, "STOPPING=1");
+  if (!s.ok()) {
+    spdlog::error("alexfs mount: {}", s.message());
+    return 1;
+  }
+  return 0;
+}
+
+// Writes all of `msg` to fd, ignoring EINTR.
+void WriteAll(int fd, const std::string& msg) {
+  size_t done = 0;
+  while (done < msg.size()) {
+    ssize_t n = ::write(fd, msg.data() + done, msg.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+int RunDaemon(const fs::MountConfig& config) {
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
+    std::perror("alexfs mount: pipe");
+    return 1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("alexfs mount: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    // The daemon: a new session, no terminal, log to DATA_DIR/LOG.
+    ::close(pipefd[0]);
+    ::setsid();
+    if (::chdir("/") != 0) _exit(1);
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, STDIN_FILENO);
+      ::dup2(devnull, STDOUT_FILENO);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(config.data_dir, ec);
+    try {
+      auto logger = spdlog::basic_logger_mt("alexfs", config.data_dir + "/LOG");
+      logger->set_level(spdlog::get_level());
+      logger->flush_on(spdlog::level::info);
+      spdlog::set_default_logger(logger);
+      if (devnull >= 0) ::dup2(devnull, STDERR_FILENO);
+    } catch (const spdlog::spdlog_ex&) {
+      // Keep logging to stderr; the data dir problem is reported by the store.
+    }
+    int ready_fd = pipefd[1];
+    Status s = fs::Serve(config, [&](const Status& ready) {
+      WriteAll(ready_fd, ready.ok() ? std::string("OK") : "ERR" + ready.message());
+      ::close(ready_fd);
+      ready_fd = -1;
+    });
+    if (!s.ok()) spdlog::error("alexfs mount: {}", s.message());
+    spdlog::shutdown();
+    _exit(s.ok() ? 0 : 1);
+  }
+  // The parent: wait for the daemon's word.
+  ::close(pipefd[1]);
+  std::string reply;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipefd[0]);
+  if (reply == "OK") return 0;
+  if (reply.rfind("ERR", 0) == 0) {
+    std::fprintf(stderr, "alexfs mount: %s\n", reply.c_str() + 3);
+  } else {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    std::fprintf(stderr, "alexfs mount: the daemon exited before the mount was live (see %s/LOG)\n",
+                 config.data_dir.c_str());
+  }
+  return 1;
+}
+
+}  // namespace
+
+void AddMountCommand(CLI::App& app, int* exit_code) {
+  auto args = std::make_shared<MountArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "mount", "Mount the store in DATA_DIR (created if missing) at MOUNTPOINT");
+  cmd->add_option("DATA_DIR", args->data_dir, "Directory holding the store")->required();
+  cmd->add_option("MOUNTPOINT", args->mountpoint, "Existing empty directory to mount on")
+      ->required();
+  cmd->add_option("-o", args->options,
+                  "Mount options, comma-separated: nonempty (mount over a non-empty directory), "
+                  "and libfuse's own: allow_other, default_permissions, ro, ...")
+      ->allow_extra_args(false);
+  cmd->add_flag("-f,--foreground", args->foreground,
+                "Serve in this process (for systemd: Type=notify), log to stderr");
+  cmd->add_flag("--debug-fuse", args->debug_fuse, "Print libfuse's trace of every request");
+  cmd->callback([args, exit_code] {
+    fs::MountConfig config = ToConfig(*args);
+    *exit_code = args->foreground ? RunForeground(config) : RunDaemon(config);
+  });
+}
+
+}  // namespace alexfs::tools
