@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -85,6 +86,12 @@ class AlexIndex {
 
   size_t size() const;          // live keys
   size_t memory_bytes() const;  // bytes of memory the index holds (not the keys in the log)
+
+  // Helper for tests and debug builds: walks the whole tree and returns a
+  // description of the first broken invariant (order, bitmaps, gap copies,
+  // chunks, model slopes, sibling links, routing, size), or "" if none.
+  // Writer only (not concurrently with writes).
+  std::string CheckInvariants() const;
 
  private:
   struct Impl;

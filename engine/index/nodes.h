@@ -1,0 +1,139 @@
+// The two node kinds of the ALEX tree.
+//
+// ModelNode: a linear model over the key chunk routes to one of `fanout`
+// (a power of two) child pointers. Several adjacent pointers may name the same
+// child; the pointers naming one child are always contiguous. Routing is
+// monotone, so children hold disjoint, ordered key ranges.
+//
+// DataNode: a gapped array. `capacity` slots, a bitmap of occupied slots, and a
+// linear model predicting the slot of a chunk. Each slot holds (chunk,
+// location). A gap holds a copy of the next occupied slot to its right (or
+// (UINT64_MAX, kNoLocation) after the last key), so the whole slot array is
+// sorted and exponential search needs no bitmap. Data nodes are linked to
+// their siblings in key order for scans.
+//
+// Thread safety: the tree has ONE writer and many optimistic readers. Fields
+// marked "const after publish" are written before the node is published with
+// a release store and never again. Slot, bitmap, sibling and child fields are
+// std::atomic, written by the writer and read relaxed by readers, who then
+// validate the data node's `version` (seqlock: odd = being modified; a node
+// replaced by a structural change stays odd forever, "obsolete").
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/index/alex_index.h"
+#include "engine/index/key_chunk.h"
+#include "engine/index/linear_model.h"
+
+namespace alexfs::index {
+
+// Location stored in tail gaps. Callers must never store this location.
+constexpr uint64_t kNoLocation = UINT64_MAX;
+
+struct Node {
+  enum class Kind : uint8_t { kModel, kData };
+  Node(Kind k, std::string p) : kind(k), prefix(std::move(p)) {}
+  virtual ~Node() = default;
+  bool is_data() const { return kind == Kind::kData; }
+
+  const Kind kind;
+  const std::string prefix;  // const after publish
+  LinearModel model;         // const after publish
+};
+
+struct ModelNode final : Node {
+  ModelNode(std::string p, uint32_t fanout_in);
+  size_t MemoryBytes() const { return sizeof(*this) + prefix.capacity() + fanout * sizeof(void*); }
+  uint32_t ChildIndex(std::string_view key) const {
+    return model.PredictClamped(ChunkOf(key, prefix), fanout);
+  }
+
+  const uint32_t fanout;  // power of two
+  std::unique_ptr<std::atomic<Node*>[]> children;
+};
+
+// A key with its location, as handed to the node builders.
+struct KeyLoc {
+  std::string_view key;
+  uint64_t location;
+};
+
+struct DataNode final : Node {
+  struct Slot {
+    std::atomic<uint64_t> chunk;
+    std::atomic<uint64_t> location;
+  };
+
+  DataNode(std::string p, uint32_t capacity_in);
+
+  // Builds a data node of `capacity` slots holding items[0, n) (sorted,
+  // unique), trained on them. REQUIRES: n <= capacity.
+  static DataNode* Build(const KeyLoc* items, size_t n, uint32_t capacity);
+
+  size_t MemoryBytes() const {
+    return sizeof(*this) + prefix.capacity() + capacity * sizeof(Slot) +
+           BitmapWords() * sizeof(uint64_t);
+  }
+  size_t BitmapWords() const { return (capacity + 63) / 64; }
+
+  bool Occupied(uint32_t i) const {
+    return (bitmap[i / 64].load(std::memory_order_relaxed) >> (i % 64)) & 1;
+  }
+  // First occupied slot >= i, or capacity.
+  uint32_t NextOccupied(uint32_t i) const;
+  // Last occupied slot < i, or -1.
+  int64_t PrevOccupied(uint32_t i) const;
+
+  // First slot whose key >= key (capacity if none). *exact is set if that
+  // slot's key equals `key`. Safe for optimistic readers (bounded, only calls
+  // keys->KeyAt on locations this node held); readers must validate after.
+  uint32_t LowerBound(std::string_view key, const KeyReader* keys, bool* exact) const;
+
+  // Writer only; each brackets its change in a version begin/end.
+  // Sets the location of occupied slot i (and of the gaps copying it).
+  void SetLocation(uint32_t i, uint64_t location);
+  // Inserts (key, location) before the key at slot `pos` (first slot >= key).
+  // REQUIRES: num_keys < capacity, key not present.
+  void Insert(std::string_view key, uint64_t location, uint32_t pos);
+  // Removes the key at occupied slot i.
+  void Erase(uint32_t i);
+  // Appends this node's keys in order (views from keys->KeyAt).
+  void Collect(const KeyReader* keys, std::vector<KeyLoc>* out) const;
+  // Marks the node obsolete: odd version forever, readers retry from the root.
+  void MarkObsolete() { version.store(version.load(std::memory_order_relaxed) | 1, std::memory_order_release); }
+
+  // Debug check of the node's local invariants; returns an empty string if OK.
+  std::string Check(const KeyReader* keys) const;
+
+  const uint32_t capacity;  // const after publish
+  uint32_t num_keys = 0;    // writer only
+  std::atomic<uint64_t> version{0};
+  std::atomic<DataNode*> prev{nullptr};
+  std::atomic<DataNode*> next{nullptr};
+  std::unique_ptr<Slot[]> slots;
+  std::unique_ptr<std::atomic<uint64_t>[]> bitmap;
+
+ private:
+  void BeginWrite() {
+    version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void EndWrite() { version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  void SetBit(uint32_t i, bool on);
+  // Gaps (g, i) copy slot i's (chunk, location); i == capacity means the tail.
+  void RefillGapsBefore(uint32_t i);
+  uint64_t ChunkAt(uint32_t i) const { return slots[i].chunk.load(std::memory_order_relaxed); }
+  uint64_t LocAt(uint32_t i) const { return slots[i].location.load(std::memory_order_relaxed); }
+  void Put(uint32_t i, uint64_t chunk, uint64_t loc) {
+    slots[i].chunk.store(chunk, std::memory_order_relaxed);
+    slots[i].location.store(loc, std::memory_order_relaxed);
+  }
+};
+
+}  // namespace alexfs::index
