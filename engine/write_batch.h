@@ -33,6 +33,8 @@ class WriteBatch {
     bytes_ += key.size() + value.size();
     ops_.push_back(Op{OpType::kPut, std::string(key), std::move(value)});
   }
+  // Disambiguates Put("k", "v") between the two overloads above.
+  void Put(std::string_view key, const char* value) { Put(key, std::string_view(value)); }
   void Delete(std::string_view key) {
     bytes_ += key.size();
     ops_.push_back(Op{OpType::kDelete, std::string(key), std::string()});

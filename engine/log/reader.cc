@@ -1,0 +1,122 @@
+#include "engine/log/reader.h"
+
+#include <cstring>
+
+#include "engine/crc32c.h"
+
+namespace alexfs::log {
+namespace {
+
+const char* Describe(DecodeResult r) {
+  switch (r) {
+    case DecodeResult::kOk: return "ok";
+    case DecodeResult::kEndOfData: return "zero header followed by data";
+    case DecodeResult::kTruncated: return "record runs past the end of the segment";
+    case DecodeResult::kBadChecksum: return "checksum mismatch";
+    case DecodeResult::kMalformed: return "malformed record";
+  }
+  return "?";
+}
+
+// Offset just past the last non-zero byte in data[from, size), or `from`.
+uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
+  uint64_t end = size;
+  // Word at a time from the back.
+  while (end > from && (end & 7) != 0) {
+    if (data[end - 1] != 0) return end;
+    --end;
+  }
+  while (end >= from + 8) {
+    uint64_t w;
+    std::memcpy(&w, data + end - 8, 8);
+    if (w != 0) break;
+    end -= 8;
+  }
+  while (end > from) {
+    if (data[end - 1] != 0) return end;
+    --end;
+  }
+  return from;
+}
+
+Status Damage(const std::string& name, uint64_t offset, const char* what) {
+  return Status::Corruption(name + " offset " + std::to_string(offset) + ": " + what);
+}
+
+}  // namespace
+
+Status ScanLogSegment(const std::string& name, const char* data, uint64_t size,
+                      bool tail_may_be_torn, const RecordCallback& fn, ScanResult* result) {
+  *result = ScanResult();
+  uint64_t pos = 0;
+  uint64_t last_seq = 0;
+  while (pos < size) {
+    DecodedRecord rec;
+    DecodeResult r = DecodeRecord(data + pos, size - pos, /*verify_crc=*/true, &rec);
+    if (r == DecodeResult::kOk) {
+      if (rec.type == RecordType::kFooter) {
+        r = DecodeResult::kMalformed;  // footers belong to sorted segments only
+      } else if (rec.sequence <= last_seq && result->records > 0) {
+        return Damage(name, pos, "sequence number goes backwards");
+      } else {
+        fn(rec, pos);
+        last_seq = rec.sequence;
+        ++result->records;
+        pos += rec.size;
+        continue;
+      }
+    }
+    const uint64_t junk_end = EndOfNonZero(data, pos, size);
+    if (junk_end == pos) break;  // the rest is zeros: a clean end
+    if (!tail_may_be_torn) return Damage(name, pos, Describe(r));
+    // A torn append is the last thing in the file. If a complete record follows
+    // the bad one, the bad one was damaged after it was written.
+    if (r == DecodeResult::kBadChecksum || r == DecodeResult::kMalformed) {
+      uint64_t next = pos + kPrefixSize + DecodeFixed32(data + pos + 4);
+      DecodedRecord after;
+      if (next < size &&
+          DecodeRecord(data + next, size - next, true, &after) == DecodeResult::kOk &&
+          after.sequence > last_seq) {
+        return Damage(name, pos, Describe(r));
+      }
+    }
+    result->torn_bytes = junk_end - pos;
+    break;
+  }
+  result->valid_end = pos;
+  return Status::OK();
+}
+
+Status ScanSortedSegment(const std::string& name, const char* data, uint64_t size,
+                         const RecordCallback& fn, ScanResult* result) {
+  *result = ScanResult();
+  if (size < kFooterRecordSize) return Damage(name, 0, "sorted segment too short for a footer");
+  const uint64_t footer_at = size - kFooterRecordSize;
+  DecodedRecord footer;
+  DecodeResult r = DecodeRecord(data + footer_at, kFooterRecordSize, true, &footer);
+  if (r != DecodeResult::kOk || footer.type != RecordType::kFooter) {
+    return Damage(name, footer_at, "bad footer");
+  }
+  const uint64_t key_count = DecodeFixed64(footer.entry.value.data());
+  const uint32_t want = crc32c::Unmask(DecodeFixed32(footer.entry.value.data() + 8));
+  if (crc32c::Value(data, footer_at) != want) {
+    return Damage(name, 0, "segment checksum mismatch");
+  }
+  uint64_t pos = 0;
+  while (pos < footer_at) {
+    DecodedRecord rec;
+    r = DecodeRecord(data + pos, footer_at - pos, /*verify_crc=*/false, &rec);
+    if (r != DecodeResult::kOk || rec.type == RecordType::kBatch ||
+        rec.type == RecordType::kFooter) {
+      return Damage(name, pos, r == DecodeResult::kOk ? "unexpected record type" : Describe(r));
+    }
+    fn(rec, pos);
+    ++result->records;
+    pos += rec.size;
+  }
+  if (result->records != key_count) return Damage(name, footer_at, "footer key count mismatch");
+  result->valid_end = size;
+  return Status::OK();
+}
+
+}  // namespace alexfs::log

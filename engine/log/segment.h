@@ -1,0 +1,100 @@
+// Segment: one log file NNNNNN.log, preallocated and mapped read-only once.
+//
+// A segment is created with fallocate() to its capacity and mapped MAP_SHARED,
+// PROT_READ over that whole capacity, so appends (pwritev through the file
+// descriptor, never through the mapping) become visible in the mapping without
+// remapping: a view handed out earlier stays valid while the segment grows.
+//
+// Lifetime: segments are shared (std::shared_ptr). The store's segment table
+// holds one reference; every PinnedValue and iterator position holds one too. A
+// segment dropped from the store (after compaction) is marked obsolete; its file
+// is unlinked and its mapping released when the last reference goes.
+//
+// Thread-safety: base()/capacity()/id() are constant. Append/Sync/Truncate are
+// called by one thread at a time (the commit leader, or the compactor for a
+// segment it is building). The byte counters are atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "engine/log/record.h"
+#include "engine/status.h"
+
+namespace alexfs::log {
+
+enum class SegmentKind : uint8_t {
+  kLog,     // appended in sequence order
+  kSorted,  // written by compaction: key-sorted, ends with a footer
+};
+
+// "000042.log"
+std::string SegmentFileName(uint32_t id);
+
+class Segment {
+ public:
+  // Creates dir/NNNNNN.log with `capacity` bytes allocated (fallocate) and maps
+  // it. On failure no file is left behind.
+  static Status Create(const std::string& dir, uint32_t id, SegmentKind kind, uint64_t capacity,
+                       std::shared_ptr<Segment>* out);
+  // Opens an existing segment. The mapping covers max(file size, map_at_least).
+  static Status OpenExisting(const std::string& dir, uint32_t id, SegmentKind kind,
+                             uint64_t map_at_least, std::shared_ptr<Segment>* out);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  uint32_t id() const { return id_; }
+  SegmentKind kind() const { return kind_; }
+  const std::string& path() const { return path_; }
+  std::string name() const { return SegmentFileName(id_); }
+  const char* base() const { return base_; }
+  // Bytes mapped; appends must stay below this.
+  uint64_t capacity() const { return capacity_; }
+  // Size of the file at open (before any append).
+  uint64_t file_size_at_open() const { return file_size_at_open_; }
+
+  // Writes the encoded group at `offset` with pwritev. On error, zeroes
+  // whatever part was written (so no partial record remains) and returns
+  // kNoSpace for ENOSPC. REQUIRES: offset + enc.size() <= capacity().
+  Status Append(const RecordEncoder& enc, uint64_t offset);
+  Status Sync();  // fdatasync
+  // Cuts the file to `size` bytes, then reallocates it to `reserve` (>= size)
+  // so the region after `size` reads as zeros.
+  Status TruncateAndReserve(uint64_t size, uint64_t reserve);
+  // Cuts the file to `size` (a sealed segment giving back its unused space).
+  Status Truncate(uint64_t size);
+
+  // The file is unlinked when this object dies.
+  void MarkObsolete() { obsolete_.store(true, std::memory_order_relaxed); }
+
+  // Accounting for compaction (bytes of records / bytes the index points to),
+  // and the smallest sequence number of any record in the segment.
+  std::atomic<uint64_t> data_bytes{0};
+  std::atomic<uint64_t> live_bytes{0};
+  std::atomic<uint64_t> min_sequence{UINT64_MAX};
+
+  void NoteSequence(uint64_t seq) {
+    uint64_t cur = min_sequence.load(std::memory_order_relaxed);
+    while (seq < cur && !min_sequence.compare_exchange_weak(cur, seq, std::memory_order_relaxed)) {
+    }
+  }
+
+ private:
+  Segment(uint32_t id, SegmentKind kind, std::string path, int fd, const char* base,
+          uint64_t capacity, uint64_t file_size);
+
+  const uint32_t id_;
+  const SegmentKind kind_;
+  const std::string path_;
+  const int fd_;
+  const char* const base_;
+  const uint64_t capacity_;
+  const uint64_t file_size_at_open_;
+  std::atomic<bool> obsolete_{false};
+};
+
+}  // namespace alexfs::log

@@ -1,0 +1,417 @@
+#include "engine/store_impl.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace alexfs {
+namespace {
+
+// A group grows by at most this much beyond its leader's batch.
+constexpr uint64_t kMaxGroupExtraBytes = uint64_t{1} << 20;
+
+uint64_t NowNanos() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+Status ValidateBatch(const WriteBatch& batch) {
+  for (const auto& op : batch.ops()) {
+    if (op.key.empty() || op.key.size() > kMaxKeyBytes) {
+      return Status::InvalidArgument("key length " + std::to_string(op.key.size()) +
+                                     " outside 1.." + std::to_string(kMaxKeyBytes));
+    }
+    if (op.value.size() > kMaxValueBytes) {
+      return Status::InvalidArgument("value of " + std::to_string(op.value.size()) +
+                                     " bytes exceeds the limit");
+    }
+  }
+  if (log::RecordEncoder::EncodedSize(batch) > log::kMaxRecordSize) {
+    return Status::InvalidArgument("batch too large for one record");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+StoreImpl::StoreImpl(std::string dir, const StoreOptions& options)
+    : dir_(std::move(dir)),
+      options_(options),
+      epochs_(std::make_unique<EpochManager>()),
+      counters_(std::make_unique<Counters>()) {
+  index_ = std::make_unique<index::AlexIndex>(static_cast<const index::KeyReader*>(this),
+                                              epochs_.get());
+}
+
+StoreImpl::~StoreImpl() {
+  bool need_close;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    need_close = !closed_ && !closing_;
+  }
+  if (need_close && lock_.held()) {
+    Status s = Close();
+    if (!s.ok()) spdlog::error("alexfs: closing store {}: {}", dir_, s.ToString());
+  }
+  if (bg_thread_.joinable()) bg_thread_.join();
+  epochs_->ReclaimNow();
+  index_.reset();
+  delete table_.exchange(nullptr);
+  active_.reset();
+  epochs_.reset();
+}
+
+std::string_view StoreImpl::KeyAt(uint64_t location) const {
+  const auto& seg = SegmentOf(location);
+  return log::EntryAtUnchecked(seg->base() + log::LocationOffset(location)).key;
+}
+
+const std::shared_ptr<log::Segment>& StoreImpl::SegmentOf(uint64_t location) const {
+  return table_.load(std::memory_order_acquire)->Find(log::LocationSegment(location));
+}
+
+void StoreImpl::MarkLive(uint64_t location) {
+  const auto& seg = SegmentOf(location);
+  uint64_t n = log::EntryAtUnchecked(seg->base() + log::LocationOffset(location)).size();
+  seg->live_bytes.fetch_add(n, std::memory_order_relaxed);
+  counters_->live_bytes.fetch_add(n, std::memory_order_relaxed);
+}
+
+void StoreImpl::MarkDead(uint64_t location) {
+  const auto& seg = SegmentOf(location);
+  if (!seg) return;
+  uint64_t n = log::EntryAtUnchecked(seg->base() + log::LocationOffset(location)).size();
+  seg->live_bytes.fetch_sub(n, std::memory_order_relaxed);
+  counters_->live_bytes.fetch_sub(n, std::memory_order_relaxed);
+}
+
+void StoreImpl::PublishTable(std::unique_ptr<SegmentTable> t) {
+  const SegmentTable* old = table_.exchange(t.release(), std::memory_order_acq_rel);
+  if (old != nullptr) epochs_->Retire([old] { delete old; });
+}
+
+// ---------------------------------------------------------------- reads
+
+Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
+  const uint64_t t0 = NowNanos();
+  counters_->gets.fetch_add(1, std::memory_order_relaxed);
+  Status s;
+  {
+    EpochManager::Guard guard = epochs_->Enter();
+    uint64_t loc;
+    if (key.empty() || key.size() > kMaxKeyBytes || !index_->Find(key, &loc)) {
+      value->Reset();
+      s = Status::NotFound(std::string());
+    } else {
+      const auto& seg = SegmentOf(loc);
+      value->value_ = log::EntryAtUnchecked(seg->base() + log::LocationOffset(loc)).value;
+      if (!value->pin_) value->pin_ = std::make_unique<PinnedValue::Pin>();
+      value->pin_->segment = seg;
+    }
+  }
+  counters_->get_latency.Record(NowNanos() - t0);
+  return s;
+}
+
+bool StoreImpl::Contains(std::string_view key) const {
+  if (key.empty() || key.size() > kMaxKeyBytes) return false;
+  EpochManager::Guard guard = epochs_->Enter();
+  uint64_t loc;
+  return index_->Find(key, &loc);
+}
+
+// ---------------------------------------------------------------- writes
+
+Status StoreImpl::Write(const WriteBatch& batch, Durability durability) {
+  if (batch.empty()) {
+    return durability == Durability::kDurable ? Sync() : Status::OK();
+  }
+  Status s = ValidateBatch(batch);
+  if (!s.ok()) return s;
+  const uint64_t t0 = NowNanos();
+  Writer w;
+  w.batch = &batch;
+  w.sync = durability == Durability::kDurable;
+  s = Enqueue(&w);
+  counters_->write_latency.Record(NowNanos() - t0);
+  if (!s.ok()) counters_->write_errors.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+Status StoreImpl::Sync() {
+  Writer w;
+  w.sync = true;
+  return Enqueue(&w);
+}
+
+Status StoreImpl::Enqueue(Writer* w) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (closed_ || (closing_ && w->batch != nullptr)) {
+    return Status::InvalidArgument("store " + dir_ + " is closed");
+  }
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.wait(l);
+  if (w->done) return w->status;
+
+  // This writer leads: take the writers queued behind it into the group.
+  std::vector<Writer*> group{w};
+  bool sync = w->sync;
+  bool roll = w->roll;
+  uint64_t bytes = w->batch != nullptr ? log::RecordEncoder::EncodedSize(*w->batch) : 0;
+  const uint64_t limit = bytes + kMaxGroupExtraBytes;
+  for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
+    Writer* o = *it;
+    uint64_t n = o->batch != nullptr ? log::RecordEncoder::EncodedSize(*o->batch) : 0;
+    if (bytes + n > limit) break;
+    group.push_back(o);
+    sync |= o->sync;
+    roll |= o->roll;
+    bytes += n;
+  }
+  Status s = sync_error_;
+  l.unlock();
+
+  bool sync_failed = false;
+  if (s.ok()) s = CommitGroup(group, sync, roll, &sync_failed);
+
+  l.lock();
+  if (sync_failed) sync_error_ = s;
+  for (Writer* g : group) {
+    writers_.pop_front();  // the group is the front of the queue, in order
+    g->status = s;
+    g->done = true;
+    if (g != w) g->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  l.unlock();
+  if (s.ok() && bytes > 0) MaybeScheduleCompaction();
+  return s;
+}
+
+Status StoreImpl::CommitGroup(const std::vector<Writer*>& group, bool sync, bool roll,
+                              bool* sync_failed) {
+  encoder_.Clear();
+  std::vector<uint64_t> entry_offsets;
+  const uint64_t first_seq = next_sequence_;
+  for (Writer* w : group) {
+    if (w->batch != nullptr) encoder_.AddBatch(*w->batch, next_sequence_++, &entry_offsets);
+  }
+  Status s;
+  if (roll && active_ != nullptr && active_end_ > 0) {
+    s = RollSegment(0);
+    if (!s.ok()) {
+      next_sequence_ = first_seq;
+      return s;
+    }
+  }
+  uint64_t base = active_end_;
+  const uint64_t size = encoder_.size();
+  if (size > 0) {
+    if (active_ == nullptr || active_end_ + size > active_->capacity()) {
+      s = RollSegment(size);
+      if (!s.ok()) {
+        next_sequence_ = first_seq;
+        spdlog::error("alexfs: cannot start a new log segment in {}: {}", dir_, s.ToString());
+        return s;
+      }
+    }
+    base = active_end_;
+    s = active_->Append(encoder_, base);
+    if (!s.ok()) {
+      next_sequence_ = first_seq;
+      spdlog::error("alexfs: log write failed: {}", s.ToString());
+      return s;
+    }
+    active_end_ += size;
+    active_->data_bytes.fetch_add(size, std::memory_order_relaxed);
+    active_->NoteSequence(first_seq);
+    counters_->log_bytes.fetch_add(size, std::memory_order_relaxed);
+    counters_->bytes_logged.fetch_add(size, std::memory_order_relaxed);
+    counters_->commits.fetch_add(1, std::memory_order_relaxed);
+    unsynced_ = true;
+    has_unsynced_.store(true, std::memory_order_relaxed);
+  }
+  if (sync && unsynced_) {
+    const uint64_t t0 = NowNanos();
+    s = active_->Sync();
+    counters_->sync_latency.Record(NowNanos() - t0);
+    counters_->syncs.fetch_add(1, std::memory_order_relaxed);
+    if (!s.ok()) {
+      *sync_failed = true;
+      spdlog::error("alexfs: {}; the store refuses further writes", s.ToString());
+      return s;
+    }
+    unsynced_ = false;
+    has_unsynced_.store(false, std::memory_order_relaxed);
+  }
+  if (size == 0) return s;
+
+  // The records are in the log (and mapped): now the index may point at them.
+  std::lock_guard<std::mutex> il(index_mu_);
+  EpochManager::Guard guard = epochs_->Enter();
+  const uint32_t seg_id = active_->id();
+  size_t k = 0;
+  uint64_t puts = 0, deletes = 0, batches = 0;
+  for (Writer* w : group) {
+    if (w->batch == nullptr) continue;
+    ++batches;
+    for (const auto& op : w->batch->ops()) {
+      const uint64_t loc = log::PackLocation(seg_id, base + entry_offsets[k++]);
+      uint64_t old = 0;
+      if (op.type == WriteBatch::OpType::kPut) {
+        ++puts;
+        if (!index_->Upsert(op.key, loc, &old)) old = UINT64_MAX;
+        MarkLive(loc);
+        if (old != UINT64_MAX) MarkDead(old);
+      } else {
+        ++deletes;
+        if (index_->Erase(op.key, &old)) MarkDead(old);
+      }
+    }
+  }
+  counters_->puts.fetch_add(puts, std::memory_order_relaxed);
+  counters_->deletes.fetch_add(deletes, std::memory_order_relaxed);
+  counters_->batches.fetch_add(batches, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+Status StoreImpl::RollSegment(uint64_t needed) {
+  // A sealed segment never has a torn tail: make it durable before starting
+  // the next one.
+  if (active_ != nullptr && unsynced_) {
+    const uint64_t t0 = NowNanos();
+    Status s = active_->Sync();
+    counters_->sync_latency.Record(NowNanos() - t0);
+    counters_->syncs.fetch_add(1, std::memory_order_relaxed);
+    if (!s.ok()) return s;
+    unsynced_ = false;
+    has_unsynced_.store(false, std::memory_order_relaxed);
+  }
+  const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, needed);
+  std::shared_ptr<log::Segment> seg;
+  {
+    std::lock_guard<std::mutex> tl(table_mu_);
+    const uint32_t id = manifest_.next_file;
+    if (id > log::kMaxSegmentId) return Status::NotSupported("segment ids exhausted");
+    Status s = log::Segment::Create(dir_, id, log::SegmentKind::kLog, capacity, &seg);
+    if (!s.ok()) return s;
+    Manifest m = manifest_;
+    m.next_file = id + 1;
+    m.segments[id] = log::SegmentKind::kLog;
+    s = WriteManifest(dir_, m);
+    if (!s.ok()) {
+      seg->MarkObsolete();  // unlinked when `seg` dies
+      return s;
+    }
+    manifest_ = std::move(m);
+    PublishTable(table_.load(std::memory_order_relaxed)->With(seg));
+    active_id_.store(id, std::memory_order_relaxed);
+  }
+  if (active_ != nullptr) {
+    // Give back the unused preallocated space of the sealed segment. Failure
+    // only wastes space: zeros after the data read as a clean end.
+    Status s = active_->Truncate(active_end_);
+    if (!s.ok()) spdlog::warn("alexfs: {}", s.ToString());
+  }
+  active_ = std::move(seg);
+  active_end_ = 0;
+  return Status::OK();
+}
+
+void StoreImpl::MaybeScheduleCompaction() {
+  if (options_.compaction_garbage_ratio <= 0) return;
+  const uint64_t log_bytes = counters_->log_bytes.load(std::memory_order_relaxed);
+  const uint64_t live = counters_->live_bytes.load(std::memory_order_relaxed);
+  const uint64_t dead = log_bytes > live ? log_bytes - live : 0;
+  if (dead < options_.compaction_min_garbage_bytes ||
+      dead < next_compaction_dead_.load(std::memory_order_relaxed) ||
+      static_cast<double>(dead) < options_.compaction_garbage_ratio * static_cast<double>(log_bytes)) {
+    return;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (!compaction_wanted_) {
+    compaction_wanted_ = true;
+    bg_cv_.notify_all();
+  }
+}
+
+// ---------------------------------------------------------------- misc
+
+StoreStats StoreImpl::GetStats() const {
+  StoreStats st;
+  {
+    EpochManager::Guard guard = epochs_->Enter();
+    st.segments = table_.load(std::memory_order_acquire)->All().size();
+    st.keys = index_->size();
+    st.index_bytes = index_->memory_bytes();
+  }
+  const Counters& c = *counters_;
+  st.log_bytes = c.log_bytes.load(std::memory_order_relaxed);
+  st.live_bytes = c.live_bytes.load(std::memory_order_relaxed);
+  st.gets = c.gets.load(std::memory_order_relaxed);
+  st.puts = c.puts.load(std::memory_order_relaxed);
+  st.deletes = c.deletes.load(std::memory_order_relaxed);
+  st.batches = c.batches.load(std::memory_order_relaxed);
+  st.commits = c.commits.load(std::memory_order_relaxed);
+  st.syncs = c.syncs.load(std::memory_order_relaxed);
+  st.bytes_logged = c.bytes_logged.load(std::memory_order_relaxed);
+  st.compactions = c.compactions.load(std::memory_order_relaxed);
+  st.compaction_bytes_reclaimed = c.compaction_bytes_reclaimed.load(std::memory_order_relaxed);
+  st.write_errors = c.write_errors.load(std::memory_order_relaxed);
+  st.recovered_torn_bytes = c.recovered_torn_bytes.load(std::memory_order_relaxed);
+  st.get_latency = c.get_latency.Take();
+  st.write_latency = c.write_latency.Take();
+  st.sync_latency = c.sync_latency.Take();
+  st.compaction_latency = c.compaction_latency.Take();
+  return st;
+}
+
+Status StoreImpl::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_ || closing_) return Status::InvalidArgument("store " + dir_ + " is closed");
+    closing_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_thread_.joinable()) bg_thread_.join();
+  std::lock_guard<std::mutex> cl(compaction_mu_);  // let a running Compact() finish
+  Status s = Sync();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+  }
+  lock_.Release();
+  if (s.ok()) {
+    spdlog::info("alexfs: closed store {}", dir_);
+  } else {
+    spdlog::error("alexfs: closing store {}: {}", dir_, s.ToString());
+  }
+  return s;
+}
+
+void StoreImpl::BackgroundThread() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!closing_) {
+    if (options_.commit_interval.count() > 0) {
+      bg_cv_.wait_for(l, options_.commit_interval);
+    } else {
+      bg_cv_.wait(l);
+    }
+    if (closing_) break;
+    const bool compact = compaction_wanted_;
+    compaction_wanted_ = false;
+    l.unlock();
+    if (options_.commit_interval.count() > 0 && has_unsynced_.load(std::memory_order_relaxed)) {
+      Status s = Sync();
+      if (!s.ok()) spdlog::error("alexfs: background sync of {}: {}", dir_, s.ToString());
+    }
+    if (compact) {
+      Status s = CompactImpl(/*background=*/true);
+      if (!s.ok()) spdlog::error("alexfs: background compaction of {}: {}", dir_, s.ToString());
+    }
+    l.lock();
+  }
+}
+
+}  // namespace alexfs

@@ -1,0 +1,158 @@
+// StoreImpl: the Store of engine/store.h = log segments + learned index +
+// committer (group commit) + compactor.
+//
+// Write path (Write, Sync): a writer queues itself on writers_; the writer at
+// the front is the commit leader. It takes the queued batches that follow it
+// (the group), encodes them as records, appends them to the active segment with
+// one pwritev, fdatasyncs once if any writer asked to be durable, then applies
+// the group to the index in sequence order and wakes the writers. Only the
+// leader touches the active segment and applies to the index (under index_mu_,
+// shared with the compactor's CompareAndSwap; readers never take it).
+//
+// Read path (Get, Contains, iterators): an epoch guard, an index lookup, a
+// lock-free load of the segment table, a view into the segment's mapping. The
+// returned value pins its segment (shared_ptr), never the epoch.
+//
+// Lock order: compaction_mu_ -> index_mu_ -> table_mu_ -> mu_ (mu_ is never
+// held while taking another).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/epoch.h"
+#include "engine/file_lock.h"
+#include "engine/index/alex_index.h"
+#include "engine/log/record.h"
+#include "engine/log/segment.h"
+#include "engine/manifest.h"
+#include "engine/segment_table.h"
+#include "engine/store.h"
+
+namespace alexfs {
+
+struct PinnedValue::Pin {
+  std::shared_ptr<const log::Segment> segment;
+};
+
+class StoreImpl final : public Store, private index::KeyReader {
+ public:
+  StoreImpl(std::string dir, const StoreOptions& options);
+  ~StoreImpl() override;
+
+  // Locks the directory and recovers. Called once, before any other method.
+  Status Open();
+
+  Status Get(std::string_view key, PinnedValue* value) const override;
+  bool Contains(std::string_view key) const override;
+  Status Write(const WriteBatch& batch, Durability durability) override;
+  std::unique_ptr<Iterator> NewIterator() const override;
+  Status Sync() override;
+  Status Compact() override;
+  StoreStats GetStats() const override;
+  Status Close() override;
+
+  // index::KeyReader. REQUIRES: the caller holds an epoch guard.
+  std::string_view KeyAt(uint64_t location) const override;
+
+ private:
+  friend class StoreIterator;
+
+  // A queued Write() or Sync(). Lives on its caller's stack.
+  struct Writer {
+    const WriteBatch* batch = nullptr;  // nullptr: nothing to log (Sync, roll)
+    bool sync = false;                  // fdatasync before returning
+    bool roll = false;                  // seal the active segment (Compact)
+    bool done = false;                  // protected by mu_
+    Status status;                      // protected by mu_
+    std::condition_variable cv;
+  };
+
+  // Live counters behind GetStats(); relaxed atomics.
+  struct Counters {
+    std::atomic<uint64_t> gets{0}, puts{0}, deletes{0}, batches{0}, commits{0}, syncs{0};
+    std::atomic<uint64_t> bytes_logged{0}, compactions{0}, compaction_bytes_reclaimed{0};
+    std::atomic<uint64_t> write_errors{0}, recovered_torn_bytes{0};
+    std::atomic<uint64_t> log_bytes{0};   // sum of segments' data_bytes
+    std::atomic<uint64_t> live_bytes{0};  // sum of segments' live_bytes
+    LatencyHistogram get_latency, write_latency, sync_latency, compaction_latency;
+  };
+
+  // --- recovery (recovery.cc) ---
+  Status Recover();
+
+  // --- commit (store_impl.cc) ---
+  // Enqueues w and waits until it is done; runs the group if it leads.
+  Status Enqueue(Writer* w);
+  // REQUIRES: the caller is the commit leader.
+  // *sync_failed is set if the fdatasync failed (then every later write fails).
+  Status CommitGroup(const std::vector<Writer*>& group, bool sync, bool roll, bool* sync_failed);
+  // Starts a new active log segment able to hold `needed` bytes.
+  // REQUIRES: the caller is the commit leader (or Open).
+  Status RollSegment(uint64_t needed);
+  // Publishes `t` as the segment table, retiring the old one.
+  // REQUIRES: table_mu_ held.
+  void PublishTable(std::unique_ptr<SegmentTable> t);
+  // The segment holding `location`, with the entry there. REQUIRES: epoch guard.
+  const std::shared_ptr<log::Segment>& SegmentOf(uint64_t location) const;
+  // Bookkeeping when the index starts / stops pointing at `location`.
+  // REQUIRES: epoch guard.
+  void MarkLive(uint64_t location);
+  void MarkDead(uint64_t location);
+  void MaybeScheduleCompaction();
+
+  // --- compaction (compaction.cc) ---
+  Status CompactImpl(bool background);
+  void BackgroundThread();
+
+  // Constant after Open().
+  const std::string dir_;
+  const StoreOptions options_;
+  FileLock lock_;
+  std::unique_ptr<EpochManager> epochs_;
+  std::unique_ptr<index::AlexIndex> index_;
+  std::unique_ptr<Counters> counters_;
+
+  // The published segment table; readers load it (acquire) inside a guard.
+  std::atomic<const SegmentTable*> table_{nullptr};
+
+  // Serialises changes to the table and the MANIFEST.
+  std::mutex table_mu_;
+  Manifest manifest_;             // protected by table_mu_
+  std::atomic<uint32_t> active_id_{0};  // id of the active log segment (written under table_mu_)
+
+  // The index writer lock: the commit leader applying a group, the compactor
+  // swapping locations. Readers never take it.
+  std::mutex index_mu_;
+
+  // One compaction at a time.
+  std::mutex compaction_mu_;
+
+  // Committer state.
+  std::mutex mu_;
+  std::condition_variable bg_cv_;  // wakes the background thread; with mu_
+  std::deque<Writer*> writers_;    // protected by mu_
+  Status sync_error_;              // protected by mu_; a failed fdatasync fails all later writes
+  bool closing_ = false;           // protected by mu_
+  bool closed_ = false;            // protected by mu_
+  bool compaction_wanted_ = false;  // protected by mu_
+  // Dead bytes at which the background compactor is asked again.
+  std::atomic<uint64_t> next_compaction_dead_{0};
+  std::thread bg_thread_;
+
+  // Owned by the commit leader (whoever is at the front of writers_).
+  std::shared_ptr<log::Segment> active_;
+  uint64_t active_end_ = 0;      // append offset in active_
+  uint64_t next_sequence_ = 1;
+  bool unsynced_ = false;        // bytes appended since the last fdatasync
+  log::RecordEncoder encoder_;
+  std::atomic<bool> has_unsynced_{false};  // mirror of unsynced_ for the background thread
+};
+
+}  // namespace alexfs

@@ -1,0 +1,89 @@
+// StoreIterator: Store::NewIterator().
+//
+// Epoch guards belong to a thread and must be short, so the iterator never keeps
+// one between calls. Each refill enters a guard, seeks the index to just past
+// the last key returned, and copies up to a few hundred (key, value) views out,
+// pinning the segments they live in; the views then stay valid without a guard.
+// Each key is seen as it was at the moment its batch was read.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/store_impl.h"
+
+namespace alexfs {
+
+class StoreIterator final : public Iterator {
+ public:
+  explicit StoreIterator(const StoreImpl* store) : store_(store) {}
+
+  void Seek(std::string_view target) override {
+    batch_size_ = kFirstBatch;
+    Fill(target, /*exclusive=*/false);
+  }
+  bool Valid() const override { return pos_ < entries_.size(); }
+  void Next() override {
+    if (!Valid()) return;
+    ++pos_;
+    if (pos_ == entries_.size() && !exhausted_) {
+      batch_size_ = std::min(batch_size_ * 4, kMaxBatch);
+      std::string last = resume_key_;
+      Fill(last, /*exclusive=*/true);
+    }
+  }
+  std::string_view key() const override { return entries_[pos_].key; }
+  std::string_view value() const override { return entries_[pos_].value; }
+  Status status() const override { return Status::OK(); }
+
+ private:
+  static constexpr size_t kFirstBatch = 16;
+  static constexpr size_t kMaxBatch = 1024;
+
+  struct Position {
+    std::string_view key;
+    std::string_view value;
+  };
+
+  void Fill(std::string_view from, bool exclusive) {
+    std::vector<Position> entries;
+    std::vector<std::shared_ptr<const log::Segment>> pins;
+    {
+      EpochManager::Guard guard = store_->epochs_->Enter();
+      index::AlexIndex::Iterator it = store_->index_->LowerBound(from);
+      if (exclusive && it.Valid() && it.key() == from) it.Next();
+      const log::Segment* last_seg = nullptr;
+      while (it.Valid() && entries.size() < batch_size_) {
+        const uint64_t loc = it.location();
+        const auto& seg = store_->SegmentOf(loc);
+        if (seg.get() != last_seg) {
+          last_seg = seg.get();
+          bool have = false;
+          for (const auto& p : pins) have |= p.get() == last_seg;
+          if (!have) pins.push_back(seg);
+        }
+        log::Entry e = log::EntryAtUnchecked(seg->base() + log::LocationOffset(loc));
+        entries.push_back(Position{e.key, e.value});
+        it.Next();
+      }
+      exhausted_ = !it.Valid();
+    }
+    entries_.swap(entries);
+    pins_.swap(pins);
+    pos_ = 0;
+    if (!entries_.empty()) resume_key_.assign(entries_.back().key);
+  }
+
+  const StoreImpl* const store_;
+  std::vector<Position> entries_;                       // views pinned by pins_
+  std::vector<std::shared_ptr<const log::Segment>> pins_;
+  size_t pos_ = 0;
+  bool exhausted_ = true;
+  size_t batch_size_ = kFirstBatch;
+  std::string resume_key_;  // the last key in entries_ (where the next Fill starts)
+};
+
+std::unique_ptr<Iterator> StoreImpl::NewIterator() const {
+  return std::make_unique<StoreIterator>(this);
+}
+
+}  // namespace alexfs
