@@ -69,14 +69,15 @@ Status ScanLogSegment(const std::string& name, const char* data, uint64_t size,
     const uint64_t junk_end = EndOfNonZero(data, pos, size);
     if (junk_end == pos) break;  // the rest is zeros: a clean end
     if (!tail_may_be_torn) return Damage(name, pos, Describe(r));
-    // A torn append is the last thing in the file. If a complete record follows
-    // the bad one, the bad one was damaged after it was written.
-    if (r == DecodeResult::kBadChecksum || r == DecodeResult::kMalformed) {
-      uint64_t next = pos + kPrefixSize + DecodeFixed32(data + pos + 4);
+    // A torn append is the last thing in the file: if any complete record
+    // with a newer sequence follows the bad bytes, they were damaged after
+    // being written. Resynchronise byte by byte to find out.
+    for (uint64_t p = pos + 1; p + kMinRecordSize <= junk_end; ++p) {
+      const uint32_t len = DecodeFixed32(data + p + 4);
+      if (len < kMinRecordSize - kPrefixSize || len > junk_end - p - kPrefixSize) continue;
       DecodedRecord after;
-      if (next < size &&
-          DecodeRecord(data + next, size - next, true, &after) == DecodeResult::kOk &&
-          after.sequence > last_seq) {
+      if (DecodeRecord(data + p, junk_end - p, true, &after) == DecodeResult::kOk &&
+          after.type != RecordType::kFooter && after.sequence > last_seq) {
         return Damage(name, pos, Describe(r));
       }
     }
