@@ -1,0 +1,46 @@
+# Runs `alexfs-bench engine --quick` on 2000 keys (no cold rows: they need root
+# and drop the machine's page cache) and checks its JSON: well-formed, every row
+# has the issue's fields, and each system has rows.
+# Usage: cmake -DBENCH=path/to/alexfs-bench -DWORK_DIR=dir -P check_engine_json.cmake
+cmake_minimum_required(VERSION 3.25)
+file(REMOVE_RECURSE ${WORK_DIR})
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(json ${WORK_DIR}/engine.json)
+execute_process(
+  COMMAND ${BENCH} engine --quick --keys 2000 --no-cold --seconds 0.2
+          --dir ${WORK_DIR}/stores --json ${json}
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "alexfs-bench engine --quick failed: ${rc}")
+endif()
+file(READ ${json} text)
+string(JSON n LENGTH "${text}")
+if(n EQUAL 0)
+  message(FATAL_ERROR "no rows in ${json}")
+endif()
+set(fields suite workload system keys key_bytes value_bytes threads durability ops_per_s
+           p50_ns p99_ns p999_ns rss_bytes disk_bytes bytes_written)
+set(seen "")
+math(EXPR last "${n} - 1")
+foreach(i RANGE ${last})
+  foreach(f ${fields})
+    string(JSON v ERROR_VARIABLE err GET "${text}" ${i} ${f})
+    if(err)
+      message(FATAL_ERROR "row ${i} has no field ${f}: ${err}")
+    endif()
+  endforeach()
+  string(JSON system GET "${text}" ${i} system)
+  string(JSON workload GET "${text}" ${i} workload)
+  string(JSON ops GET "${text}" ${i} ops_per_s)
+  if(workload STREQUAL "get_uniform_warm" AND ops LESS_EQUAL 0)
+    message(FATAL_ERROR "row ${i}: ${system} ${workload} has ops_per_s ${ops}")
+  endif()
+  list(APPEND seen ${system})
+endforeach()
+foreach(system alexstorage rocksdb lmdb)
+  if(NOT system IN_LIST seen)
+    message(FATAL_ERROR "no rows for ${system} in ${json}")
+  endif()
+endforeach()
+message(STATUS "${n} rows, all three systems present")
+file(REMOVE_RECURSE ${WORK_DIR}/stores)
