@@ -1,5 +1,6 @@
 // alexfs: mount and operate AlexFS stores.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <string>
@@ -7,6 +8,9 @@
 #include "tools/alexfs/commands.h"
 
 int main(int argc, char** argv) {
+  // Logs go to stderr: stdout carries data (dump, stats).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("console"));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   CLI::App app{"AlexFS: a key-value store mounted as a directory (FUSE over the AlexStorage "
                "engine)"};
   app.set_version_flag("--version", std::string("alexfs ") + ALEXFS_VERSION);
@@ -19,6 +23,7 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   alexfs::tools::AddMountCommand(app, &exit_code);
+  alexfs::tools::AddOfflineCommands(app, &exit_code);
 
   CLI11_PARSE(app, argc, argv);
   return exit_code;
