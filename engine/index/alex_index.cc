@@ -77,6 +77,7 @@ struct AlexIndex::Impl {
   std::atomic<Node*> root{nullptr};
   std::atomic<size_t> size{0};
   std::atomic<size_t> memory{0};
+  bool full_key_compares = false;  // design measurement only; set before use
 
   // Writer only: event counters.
   uint64_t num_expands = 0, num_splits_sideways = 0, num_splits_downwards = 0;
@@ -162,10 +163,10 @@ bool AlexIndex::Impl::Find(std::string_view key, uint64_t* location) const {
       continue;
     }
     bool exact;
-    const uint32_t pos = leaf->LowerBound(key, keys, &exact);
+    const uint32_t pos = full_key_compares ? leaf->LowerBoundFullKeys(key, keys, &exact)
+                                           : leaf->LowerBound(key, keys, &exact);
     const uint64_t loc = exact ? leaf->slots[pos].location.load(std::memory_order_relaxed) : 0;
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (leaf->version.load(std::memory_order_relaxed) != v) continue;
+    if (!VersionUnchanged(leaf->version, v)) continue;
     if (exact && location != nullptr) *location = loc;
     return exact;
   }
@@ -178,8 +179,7 @@ bool AlexIndex::Impl::StepFrom(DataNode* n, uint32_t from, uint64_t expected, It
     const uint32_t occ = n->NextOccupied(from);
     const uint64_t loc = occ < n->capacity ? n->slots[occ].location.load(std::memory_order_relaxed) : 0;
     DataNode* next = n->next.load(std::memory_order_acquire);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (n->version.load(std::memory_order_relaxed) != v) return false;
+    if (!VersionUnchanged(n->version, v)) return false;
     if (occ < n->capacity) {
       s->node = n;
       s->slot = occ;
@@ -206,8 +206,7 @@ void AlexIndex::Impl::Seek(std::string_view target, bool strict, Iterator::State
     bool exact;
     uint32_t pos = leaf->LowerBound(target, keys, &exact);
     if (strict && exact) pos = leaf->NextOccupied(pos) + 1;
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (leaf->version.load(std::memory_order_relaxed) != v) continue;
+    if (!VersionUnchanged(leaf->version, v)) continue;
     if (StepFrom(leaf, std::min(pos, leaf->capacity), v, s)) return;
   }
 }
@@ -635,5 +634,7 @@ size_t AlexIndex::size() const { return impl_->size.load(std::memory_order_relax
 size_t AlexIndex::memory_bytes() const { return impl_->memory.load(std::memory_order_relaxed) + sizeof(Impl); }
 
 std::string AlexIndex::CheckInvariants() const { return impl_->Check(); }
+
+void AlexIndex::SetFullKeyComparesForBenchmark(bool on) { impl_->full_key_compares = on; }
 
 }  // namespace alexfs::index

@@ -93,6 +93,12 @@ class AlexIndex {
   // Writer only (not concurrently with writes).
   std::string CheckInvariants() const;
 
+  // Design measurement only (alexfs-bench index --full-key-compares): Find
+  // compares full keys at every search step instead of slot chunks, which is
+  // what a data node keeping (pointers to) full keys would do. Call before
+  // any reader starts.
+  void SetFullKeyComparesForBenchmark(bool on);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

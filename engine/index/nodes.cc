@@ -139,6 +139,44 @@ uint32_t DataNode::LowerBound(std::string_view key, const KeyReader* keys, bool*
   return static_cast<uint32_t>(r);
 }
 
+uint32_t DataNode::LowerBoundFullKeys(std::string_view key, const KeyReader* keys, bool* exact) const {
+  *exact = false;
+  const int64_t cap = capacity;
+  const int64_t p = model.PredictClamped(ChunkOf(key, prefix), capacity);
+  auto cmp = [&](int64_t i) {
+    const uint64_t loc = LocAt(static_cast<uint32_t>(i));
+    const int c = loc == kNoLocation ? 1 : CompareKeys(keys->KeyAt(loc), key);
+    if (c == 0) *exact = true;
+    return c;
+  };
+  int64_t l, r;
+  if (cmp(p) < 0) {
+    l = p;
+    int64_t b = 1;
+    while (p + b < cap && cmp(p + b) < 0) {
+      l = p + b;
+      b *= 2;
+    }
+    r = std::min(p + b, cap);
+  } else {
+    r = p;
+    int64_t b = 1;
+    while (p - b >= 0 && cmp(p - b) >= 0) {
+      r = p - b;
+      b *= 2;
+    }
+    l = p - b >= 0 ? p - b : -1;
+  }
+  while (r - l > 1) {
+    const int64_t m = l + (r - l) / 2;
+    if (cmp(m) < 0) l = m; else r = m;
+  }
+  // *exact may have been set by a probe right of r; recheck the answer slot.
+  *exact = r < cap && LocAt(static_cast<uint32_t>(r)) != kNoLocation &&
+           CompareKeys(keys->KeyAt(LocAt(static_cast<uint32_t>(r))), key) == 0;
+  return static_cast<uint32_t>(r);
+}
+
 void DataNode::RefillGapsBefore(uint32_t i) {
   uint64_t c = UINT64_MAX, loc = kNoLocation;
   if (i < capacity) {

@@ -33,6 +33,19 @@
 
 namespace alexfs::index {
 
+// Seqlock read validation: true if `version` still equals v. The acquire
+// fence orders the preceding relaxed slot reads before the re-read.
+// ThreadSanitizer does not model fences, so TSan builds use a read-modify-write
+// (Boehm's "read-dont-modify-write"), which it understands.
+inline bool VersionUnchanged(const std::atomic<uint64_t>& version, uint64_t v) {
+#if defined(__SANITIZE_THREAD__)
+  return const_cast<std::atomic<uint64_t>&>(version).fetch_add(0, std::memory_order_acq_rel) == v;
+#else
+  std::atomic_thread_fence(std::memory_order_acquire);
+  return version.load(std::memory_order_relaxed) == v;
+#endif
+}
+
 // Location stored in tail gaps. Callers must never store this location.
 constexpr uint64_t kNoLocation = UINT64_MAX;
 
@@ -94,6 +107,9 @@ struct DataNode final : Node {
   // slot's key equals `key`. Safe for optimistic readers (bounded, only calls
   // keys->KeyAt on locations this node held); readers must validate after.
   uint32_t LowerBound(std::string_view key, const KeyReader* keys, bool* exact) const;
+  // The same result, but every search step compares full keys (no chunk
+  // compares): models "slots keep full keys" for the design measurement.
+  uint32_t LowerBoundFullKeys(std::string_view key, const KeyReader* keys, bool* exact) const;
 
   // Writer only; each brackets its change in a version begin/end.
   // Sets the location of occupied slot i (and of the gaps copying it).
@@ -121,8 +137,12 @@ struct DataNode final : Node {
 
  private:
   void BeginWrite() {
+#if defined(__SANITIZE_THREAD__)
+    version.fetch_add(1, std::memory_order_acq_rel);
+#else
     version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
+#endif
   }
   void EndWrite() { version.store(version.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
   void SetBit(uint32_t i, bool on);
