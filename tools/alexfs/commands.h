@@ -9,5 +9,7 @@ namespace alexfs::tools {
 void AddMountCommand(CLI::App& app, int* exit_code);
 // dump, load, compact, stats.
 void AddOfflineCommands(CLI::App& app, int* exit_code);
+// check [--repair].
+void AddCheckCommand(CLI::App& app, int* exit_code);
 
 }  // namespace alexfs::tools
