@@ -129,7 +129,7 @@ struct DataNode final : Node {
 
   const uint32_t capacity;  // const after publish
   uint32_t num_keys = 0;    // writer only
-  std::atomic<uint64_t> version{0};
+  std::atomic<uint64_t> version{2};  // never 0: readers use 0 as "no expectation"
   std::atomic<DataNode*> prev{nullptr};
   std::atomic<DataNode*> next{nullptr};
   std::unique_ptr<Slot[]> slots;

@@ -69,9 +69,9 @@ TEST(EpochManagerTest, DestructorRunsPending) {
 
 TEST(EpochManagerTest, ManyShortLivedThreadsReuseSlots) {
   EpochManager epochs;
-  for (int round = 0; round < 50; ++round) {
+  for (int round = 0; round < 10; ++round) {
     std::vector<std::thread> ts;
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < 30; ++i) {
       ts.emplace_back([&] { EpochManager::Guard g = epochs.Enter(); });
     }
     for (auto& t : ts) t.join();
