@@ -17,6 +17,7 @@
 //     reader (epoch guard or pinned value) lets go.
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -137,7 +138,7 @@ Status StoreImpl::CompactImpl(bool background) {
       ids.push_back(o->id());
     }
     std::lock_guard<std::mutex> tl(table_mu_);
-    if (!ids.empty()) PublishTable(table_.load(std::memory_order_relaxed)->Without(ids));
+    if (!ids.empty()) RemoveSegmentsLater(std::move(ids));
   };
   log::RecordEncoder enc;
   size_t first = 0;  // first candidate in the output being built
@@ -226,7 +227,7 @@ Status StoreImpl::CompactImpl(bool background) {
         counters_->log_bytes.fetch_add(o->data_bytes.load(std::memory_order_relaxed),
                                        std::memory_order_relaxed);
       }
-      PublishTable(table_.load(std::memory_order_relaxed)->Without(ids));
+      RemoveSegmentsLater(std::move(ids));
     }
   }
   if (!s.ok()) {
@@ -248,7 +249,19 @@ Status StoreImpl::CompactImpl(bool background) {
   }
   inputs.clear();
   outputs.clear();
-  epochs_->ReclaimNow();
+  // Give readers a moment to leave their epochs, then drop the old segments
+  // from the table (their files go when the last pin does). If a reader is
+  // slow, the next roll or compaction drops them.
+  for (int i = 0; i < 50; ++i) {
+    epochs_->ReclaimNow();
+    {
+      std::lock_guard<std::mutex> tl(table_mu_);
+      PruneTable();
+      if (pending_removals_.empty()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  epochs_->ReclaimNow();  // frees the table that still held them
 
   const uint64_t reclaimed = input_bytes > output_bytes ? input_bytes - output_bytes : 0;
   counters_->compactions.fetch_add(1, std::memory_order_relaxed);

@@ -125,11 +125,12 @@ Status StoreImpl::Recover() {
     if (!s.ok()) return s;
     std::vector<Item>* out = kind == log::SegmentKind::kSorted ? &runs.emplace_back() : &log_items;
     log::Segment* raw = seg.get();
+    const uint32_t seg_id = id;  // lambdas cannot capture structured bindings (C++20)
     auto on_record = [&](const log::DecodedRecord& rec, uint64_t offset) {
       max_seq = std::max(max_seq, rec.sequence);
       raw->NoteSequence(rec.sequence);
       log::ForEachEntry(rec, [&](const log::Entry& e, uint64_t entry_offset) {
-        out->push_back(Item{e.key, rec.sequence, log::PackLocation(id, offset + entry_offset),
+        out->push_back(Item{e.key, rec.sequence, log::PackLocation(seg_id, offset + entry_offset),
                             e.type == log::RecordType::kDelete});
       });
     };

@@ -87,8 +87,31 @@ void StoreImpl::MarkDead(uint64_t location) {
 }
 
 void StoreImpl::PublishTable(std::unique_ptr<SegmentTable> t) {
+  std::vector<uint32_t> due;
+  for (auto it = pending_removals_.begin(); it != pending_removals_.end();) {
+    if (it->due->load(std::memory_order_acquire)) {
+      due.insert(due.end(), it->ids.begin(), it->ids.end());
+      it = pending_removals_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!due.empty()) t = t->Without(due);
   const SegmentTable* old = table_.exchange(t.release(), std::memory_order_acq_rel);
+  // The callback must not take locks: Retire may run due callbacks inline.
   if (old != nullptr) epochs_->Retire([old] { delete old; });
+}
+
+void StoreImpl::RemoveSegmentsLater(std::vector<uint32_t> ids) {
+  auto due = std::make_shared<std::atomic<bool>>(false);
+  epochs_->Retire([due] { due->store(true, std::memory_order_release); });
+  pending_removals_.push_back(PendingRemoval{std::move(ids), std::move(due)});
+}
+
+void StoreImpl::PruneTable() {
+  bool any = false;
+  for (const auto& p : pending_removals_) any |= p.due->load(std::memory_order_acquire);
+  if (any) PublishTable(std::make_unique<SegmentTable>(*table_.load(std::memory_order_relaxed)));
 }
 
 // ---------------------------------------------------------------- reads
@@ -261,7 +284,7 @@ Status StoreImpl::CommitGroup(const std::vector<Writer*>& group, bool sync, bool
       uint64_t old = 0;
       if (op.type == WriteBatch::OpType::kPut) {
         ++puts;
-        if (!index_->Upsert(op.key, loc, &old)) old = UINT64_MAX;
+        if (index_->Upsert(op.key, loc, &old)) old = UINT64_MAX;  // the key was new
         MarkLive(loc);
         if (old != UINT64_MAX) MarkDead(old);
       } else {
@@ -342,7 +365,9 @@ StoreStats StoreImpl::GetStats() const {
   StoreStats st;
   {
     EpochManager::Guard guard = epochs_->Enter();
-    st.segments = table_.load(std::memory_order_acquire)->All().size();
+    for (const auto& seg : table_.load(std::memory_order_acquire)->All()) {
+      if (!seg->obsolete()) ++st.segments;
+    }
     st.keys = index_->size();
     st.index_bytes = index_->memory_bytes();
   }

@@ -96,9 +96,19 @@ class StoreImpl final : public Store, private index::KeyReader {
   // Starts a new active log segment able to hold `needed` bytes.
   // REQUIRES: the caller is the commit leader (or Open).
   Status RollSegment(uint64_t needed);
-  // Publishes `t` as the segment table, retiring the old one.
+  // Publishes `t` as the segment table, retiring the old one, and drops the
+  // segments whose deferred removal has become due.
   // REQUIRES: table_mu_ held.
   void PublishTable(std::unique_ptr<SegmentTable> t);
+  // Removes segments from the table once no reader can still hold a location
+  // inside them: a reader may have read a location from the index just before
+  // compaction swapped it, and resolves it through the table afterwards. The
+  // removal happens at the first PublishTable after an epoch has passed.
+  // REQUIRES: table_mu_ held.
+  void RemoveSegmentsLater(std::vector<uint32_t> ids);
+  // Publishes the current table minus the segments that are due, if any.
+  // REQUIRES: table_mu_ held.
+  void PruneTable();
   // The segment holding `location`, with the entry there. REQUIRES: epoch guard.
   const std::shared_ptr<log::Segment>& SegmentOf(uint64_t location) const;
   // Bookkeeping when the index starts / stops pointing at `location`.
@@ -125,6 +135,11 @@ class StoreImpl final : public Store, private index::KeyReader {
   // Serialises changes to the table and the MANIFEST.
   std::mutex table_mu_;
   Manifest manifest_;             // protected by table_mu_
+  struct PendingRemoval {
+    std::vector<uint32_t> ids;
+    std::shared_ptr<std::atomic<bool>> due;  // set by an epoch callback
+  };
+  std::vector<PendingRemoval> pending_removals_;  // protected by table_mu_
   std::atomic<uint32_t> active_id_{0};  // id of the active log segment (written under table_mu_)
 
   // The index writer lock: the commit leader applying a group, the compactor

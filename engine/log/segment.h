@@ -70,6 +70,7 @@ class Segment {
 
   // The file is unlinked when this object dies.
   void MarkObsolete() { obsolete_.store(true, std::memory_order_relaxed); }
+  bool obsolete() const { return obsolete_.load(std::memory_order_relaxed); }
 
   // Accounting for compaction (bytes of records / bytes the index points to),
   // and the smallest sequence number of any record in the segment.
