@@ -1,18 +1,247 @@
-// Filesystem: the FUSE low-level operations over the engine.
+// Filesystem: the FUSE low-level operations over an AlexStorage store.
 //
-// This first version serves an empty, read-only root directory; the store-backed
-// filesystem replaces it.
+// The mapping of paths to keys and values is in fs/value_format.h; inode
+// numbers and lookup counts in fs/inode_table.h; uncommitted file data in
+// fs/file_buffer.h. The operations are split by concept:
+//   filesystem.cc   state, init/destroy/statfs, object access, commits, the
+//                   background committer, the operation table
+//   attr_ops.cc     getattr, setattr, access
+//   file_ops.cc     open, create, read, write, flush, release, fsync
+//   namespace_ops.cc  lookup, forget, mknod, mkdir, symlink, readlink, unlink,
+//                   rmdir, link
+//   rename.cc       rename (plain, RENAME_NOREPLACE, RENAME_EXCHANGE)
+//   readdir.cc      opendir, readdir, readdirplus, releasedir, fsyncdir
+//
+// Durability. Namespace changes (create, mkdir, unlink, rename, link, setattr,
+// ...) are written to the store at once as one atomic batch, buffered (in the
+// OS page cache: they survive a crash of this daemon, not of the machine). File
+// contents collect in per-inode buffers and are committed by fsync/fdatasync
+// (durable), by close (flush/release: buffered), by rename of the file (in the
+// rename's batch), every commit_interval by a background thread (which then
+// syncs the store, bounding what a machine crash can lose), and at unmount.
+// fsync on a directory commits and syncs everything.
+//
+// Caching. Every change passes through this daemon and the kernel sees each
+// one, so entries, attributes and negative entries get long timeouts; open sets
+// keep_cache (the kernel's page cache stays valid: writes and truncates go
+// through it) and opendir sets cache_readdir + keep_cache (the kernel drops a
+// cached listing itself when the directory changes through this mount). No
+// operation here changes what the kernel has cached behind its back, so no
+// fuse_lowlevel_notify_inval_* call is needed; should one become necessary it
+// must not be made from inside a handler that holds namespace_mutex_.
+//
+// Threads and locks. The session loop runs handlers on many threads.
+//   namespace_mutex_ (shared_mutex): exclusive for every change of the
+//     namespace or of a directory's marker (create, mkdir, unlink, rmdir,
+//     rename, link, symlink, mknod, setattr of a directory); shared for
+//     everything that reads or writes an existing object by key (lookup,
+//     getattr, read, write, commits, readdir). So an object's key cannot change
+//     under an operation using it.
+//   Inode::mutex: the inode's file buffer.
+//   InodeTable's mutex, DirCookies' mutex: leaves.
+// Lock order: namespace_mutex_ -> Inode::mutex -> InodeTable / DirCookies.
 #pragma once
 
 #include <fuse_lowlevel.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/store.h"
+#include "fs/inode_table.h"
+#include "fs/value_format.h"
+
 namespace alexfs::fs {
+
+// Entry, attribute and negative-entry timeout, seconds. Long, because every
+// change passes through this daemon and the kernel sees it (see "Caching").
+inline constexpr double kCacheTimeout = 86400.0;
+
+struct FilesystemOptions {
+  std::string data_dir;  // for statfs
+  // How often dirty file buffers are committed and the store synced. Zero:
+  // only on fsync, close, rename and unmount. A file being written without
+  // pause is committed when it pauses for an interval, or after ten.
+  std::chrono::milliseconds commit_interval{1000};
+};
 
 class Filesystem {
  public:
-  Filesystem() = default;
-  // The operation table handed to fuse_session_new; userdata is this object.
+  // `store` must outlive the Filesystem.
+  Filesystem(Store* store, FilesystemOptions options);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // Creates the root's attributes in a new store, loads counters and starts the
+  // background committer. Call once before mounting.
+  Status Start();
+  // Stops the committer, commits every dirty buffer and syncs the store. Call
+  // after the session loop has returned (no handler runs any more).
+  Status Shutdown();
+
+  // The operation table handed to fuse_session_new; userdata is the Filesystem.
   static const fuse_lowlevel_ops& Operations();
+
+  // ---- Operations (called through Operations()) ----
+  void Init(fuse_conn_info* conn);
+  void StatFs(fuse_req_t req, fuse_ino_t ino);
+
+  void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
+  void Access(fuse_req_t req, fuse_ino_t ino, int mask);
+
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi);
+  void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi);
+  void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Forget(fuse_ino_t ino, uint64_t nlookup);
+  void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
+  void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
+  void ReadLink(fuse_req_t req, fuse_ino_t ino);
+  void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name);
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+              const char* newname, unsigned int flags);
+
+  void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+               bool plus);
+  void ReleaseDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void FsyncDir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+
+ private:
+  // An object found in the store, with its bytes pinned.
+  struct Object {
+    std::string key;  // where its header lives (a link body's key for linked files)
+    Attr attr;
+    uint64_t size = 0;
+    std::string_view bytes;  // valid while `pin` lives
+    PinnedValue pin;
+    std::optional<uint64_t> link_id;  // set if reached through a link pointer
+  };
+  // A name in a directory, resolved.
+  struct Entry {
+    std::string path;         // "a/b"
+    std::string stored_key;   // the key under that name: "a/b" or "a/b/"
+    Object object;            // object.key is the inode key
+    bool is_dir() const { return object.attr.is_dir(); }
+  };
+
+  // ---- Object access (filesystem.cc) ----
+  // Reads the object at `key`, following a link pointer to its body.
+  // NotFound if absent; EIO if the value is not one we understand.
+  Status ReadObject(const std::string& key, Object* out) const;
+  // Resolves `name` in the directory at `dir_path`: the file key first, then
+  // the directory marker. NotFound if neither exists.
+  Status ResolveName(const std::string& dir_path, std::string_view name, Entry* out) const;
+  // The path of directory inode `dir` ("" for the root); ENOENT if it was
+  // removed, ENOTDIR if it is not a directory.
+  int DirPathOf(fuse_ino_t dir, std::string* path) const;
+  // Attributes and size of `inode`, from its buffer if it has one.
+  // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held (any mode).
+  Status StatInode(Inode& inode, Attr* attr, uint64_t* size) const;
+  // Makes sure a regular file's inode has a buffer, loading the stored bytes.
+  // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held exclusively.
+  Status EnsureBuffer(Inode& inode);
+  // Adds the directory at `dir_path`'s marker with mtime/ctime = now and nlink
+  // changed by `nlink_delta` to `batch`.
+  // REQUIRES: namespace_mutex_ held exclusively.
+  Status TouchDir(const std::string& dir_path, int nlink_delta, int64_t now, WriteBatch* batch);
+  // Checks a new name: ENAMETOOLONG, EEXIST if anything has it. Fills *path.
+  int CheckNewName(const std::string& dir_path, const char* name, std::string* path) const;
+  // Attributes for a new object created by `req` in `dir_path`: the caller's
+  // uid/gid, or the directory's gid (and, for directories, S_ISGID) when the
+  // directory has S_ISGID set.
+  Status NewAttr(fuse_req_t req, const std::string& dir_path, mode_t mode, int64_t now,
+                 Attr* attr);
+
+  // ---- Commits (filesystem.cc) ----
+  // Writes `batch` to the store. Every write of the filesystem goes through here.
+  Status Apply(const WriteBatch& batch, Durability durability);
+  // Commits `inode`'s buffer, if any, as one put.
+  // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held exclusively.
+  Status CommitLocked(Inode& inode, Durability durability);
+  // Takes ns shared + inode exclusive and commits.
+  Status Commit(Inode& inode, Durability durability);
+  // Commits every dirty buffer (with only_settled, those not written to within
+  // the last commit interval or dirty for ten); with kDurable also syncs.
+  Status CommitAll(Durability durability, bool only_settled = false);
+  void CommitterLoop();
+
+  // ---- Replies ----
+  // Registers a lookup of `object` (named by the kernel) and fills *e.
+  // REQUIRES: namespace_mutex_ held.
+  void MakeEntry(const Object& object, fuse_entry_param* e);
+  void FillEntryAttrs(Inode& inode, const Attr& attr, uint64_t size, fuse_entry_param* e);
+  // Sends the entry of a just-created object (create/mkdir/mknod/symlink).
+  std::shared_ptr<Inode> NewEntry(const std::string& key, const Attr& attr, uint64_t size,
+                                  fuse_entry_param* e);
+
+  // ---- Pieces of larger operations ----
+  // A put of a rename, applied after all deletes. `folded` is set when the
+  // value was taken from that inode's buffer (restored if the batch fails).
+  struct PendingPut {
+    std::string key;
+    std::string value;
+    std::shared_ptr<Inode> folded;
+  };
+  // Adds the move of the object `from` (a file, or a directory with everything
+  // below it) to path `to_path`, stamping ctime = now: deletes of the old keys
+  // to `deletes`, the new keys to `puts`.
+  // REQUIRES: namespace_mutex_ held exclusively.
+  Status MoveObject(const Entry& from, const std::string& to_path, int64_t now,
+                    WriteBatch* deletes, std::vector<PendingPut>* puts);
+  // Adds to `batch` what removing one name of `entry` does to its object: for a
+  // linked file the body's nlink drops (the body goes at zero). Returns in
+  // *orphan_key the inode key that loses its object (empty if none).
+  // REQUIRES: namespace_mutex_ held exclusively.
+  Status DropName(const Entry& entry, int64_t now, WriteBatch* batch, std::string* orphan_key);
+  // Prepares `key`'s inode (if open) to outlive its object: loads its bytes
+  // into its buffer. Call before the batch that removes the object.
+  Status KeepOpenData(const std::string& key);
+  // After the batch removing `key`'s object: its inode becomes an orphan, and
+  // drops its buffer unless it is open.
+  void OrphanInode(const std::string& key);
+  // True if the directory at `dir_path` has no entries.
+  bool DirIsEmpty(const std::string& dir_path) const;
+
+  Store* const store_;
+  const FilesystemOptions options_;
+  InodeTable inodes_;
+
+  mutable std::shared_mutex namespace_mutex_;
+  uint64_t next_link_id_ = 1;  // GUARDED_BY(namespace_mutex_)
+
+  // Set by every buffered write, cleared by a sync: the committer syncs only
+  // when something is pending.
+  std::atomic<bool> unsynced_{false};
+
+  std::mutex committer_mutex_;
+  std::condition_variable committer_cv_;
+  bool stopping_ = false;  // GUARDED_BY(committer_mutex_)
+  std::thread committer_;
 };
+
+// Maps a store Status to the errno the kernel gets: its errno, or EIO.
+int ErrnoOf(const Status& s);
 
 }  // namespace alexfs::fs

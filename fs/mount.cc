@@ -10,12 +10,14 @@
 
 #include <csignal>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "engine/store.h"
 #include "fs/filesystem.h"
 
 namespace alexfs::fs {
@@ -131,16 +133,54 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
                                          "(load the fuse module: modprobe fuse)"));
   }
   bool allow_nonempty = false;
+  FilesystemOptions fs_options;
+  fs_options.data_dir = config.data_dir;
   std::vector<std::string> fuse_options;
   for (const std::string& opt : config.options) {
     if (opt == "nonempty") {
       allow_nonempty = true;
+    } else if (opt.rfind("commit_interval_ms=", 0) == 0) {
+      // How often dirty file buffers are committed and the store synced; 0 off.
+      std::string value = opt.substr(std::strlen("commit_interval_ms="));
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long ms = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || value[0] == '-') {
+        return fail(Status::InvalidArgument("bad mount option '" + opt +
+                                            "': expected commit_interval_ms=<milliseconds>"));
+      }
+      fs_options.commit_interval = std::chrono::milliseconds(ms);
     } else if (!opt.empty()) {
       fuse_options.push_back(opt);
     }
   }
   Status s = PrepareMountpoint(config.mountpoint, allow_nonempty);
   if (!s.ok()) return fail(s);
+
+  // The store first: a store another process holds (LOCK busy, naming its pid)
+  // or cannot recover must stop the mount before the kernel sees it.
+  std::unique_ptr<Store> store;
+  s = Store::Open(config.data_dir, StoreOptions(), &store);
+  if (!s.ok()) {
+    return fail(Status::WithErrno(s.code(), s.errno_value(),
+                                  "cannot open the store in " + config.data_dir + ": " +
+                                      s.message()));
+  }
+  Filesystem filesystem(store.get(), fs_options);
+  s = filesystem.Start();
+  if (!s.ok()) {
+    store->Close();
+    return fail(Status::WithErrno(s.code(), s.errno_value(),
+                                  "cannot start the filesystem on " + config.data_dir + ": " +
+                                      s.message()));
+  }
+  // Whatever happens from here, the store is closed on the way out.
+  auto close_store = [&store] {
+    if (!store) return Status::OK();
+    Status c = store->Close();
+    store.reset();
+    return c;
+  };
 
   // libfuse takes argv-style arguments; the first is the program name.
   std::vector<std::string> argv_storage = {"alexfs"};
@@ -153,19 +193,21 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   for (std::string& a : argv_storage) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
-  Filesystem filesystem;
   const fuse_lowlevel_ops& ops = Filesystem::Operations();
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &filesystem);
   if (se == nullptr) {
+    close_store();
     return fail(Status::InvalidArgument("libfuse rejected the mount options '" + joined +
                                         "' (see the message above)"));
   }
   std::unique_ptr<fuse_session, void (*)(fuse_session*)> session(se, fuse_session_destroy);
   if (fuse_set_signal_handlers(se) != 0) {
+    close_store();
     return fail(Status::FromErrno(errno, "installing signal handlers"));
   }
   if (fuse_session_mount(se, config.mountpoint.c_str()) != 0) {
     fuse_remove_signal_handlers(se);
+    close_store();
     return fail(Status::FromErrno(EIO, "mounting FUSE at " + config.mountpoint +
                                            " failed (see the message above)"));
   }
@@ -178,13 +220,19 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   int rc = fuse_session_loop_mt(se, loop);
   fuse_loop_cfg_destroy(loop);
 
+  // No handler runs any more: commit every dirty file, sync, close the store.
+  Status committed = filesystem.Shutdown();
+  if (!committed.ok()) spdlog::error("committing at unmount: {}", committed.ToString());
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
+  Status closed = close_store();
+  if (!closed.ok()) spdlog::error("closing the store: {}", closed.ToString());
   spdlog::info("unmounted {}", config.mountpoint);
   if (rc != 0 && rc != SIGTERM && rc != SIGINT && rc != SIGHUP) {
     return Status::FromErrno(rc < 0 ? -rc : EIO, "FUSE session loop");
   }
-  return Status::OK();
+  if (!committed.ok()) return committed;
+  return closed;
 }
 
 }  // namespace alexfs::fs

@@ -150,6 +150,8 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
       ->required();
   cmd->add_option("-o", args->options,
                   "Mount options, comma-separated: nonempty (mount over a non-empty directory), "
+                  "commit_interval_ms=N (commit unsynced file data and sync the store every N "
+                  "ms; default 1000, 0 = only on fsync/close/unmount), "
                   "and libfuse's own: allow_other, default_permissions, ro, ...")
       ->allow_extra_args(false);
   cmd->add_flag("-f,--foreground", args->foreground,

@@ -1,0 +1,210 @@
+// getattr, setattr, access.
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "fs/filesystem.h"
+
+namespace alexfs::fs {
+namespace {
+
+// Applies a setattr request to `a` (size is handled by the caller).
+void ApplySetAttr(const struct stat& in, int to_set, int64_t now, Attr* a) {
+  if (to_set & FUSE_SET_ATTR_MODE) a->mode = (a->mode & S_IFMT) | (in.st_mode & 07777);
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    if (to_set & FUSE_SET_ATTR_UID) a->uid = in.st_uid;
+    if (to_set & FUSE_SET_ATTR_GID) a->gid = in.st_gid;
+    // chown(2) of a non-directory clears set-user-ID, and set-group-ID when it
+    // means "executable by the group" (with S_IXGRP off it marks mandatory
+    // locking). The kernel usually sends the cleared mode in the same request;
+    // when it does, that mode wins.
+    if (!(to_set & FUSE_SET_ATTR_MODE) && !S_ISDIR(a->mode)) {
+      a->mode &= ~S_ISUID;
+      if (a->mode & S_IXGRP) a->mode &= ~S_ISGID;
+    }
+  }
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+    a->atime_ns = now;
+  } else if (to_set & FUSE_SET_ATTR_ATIME) {
+    a->atime_ns = FromTimespec(in.st_atim);
+  }
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    a->mtime_ns = now;
+  } else if (to_set & FUSE_SET_ATTR_MTIME) {
+    a->mtime_ns = FromTimespec(in.st_mtim);
+  }
+  a->ctime_ns = (to_set & FUSE_SET_ATTR_CTIME) ? FromTimespec(in.st_ctim) : now;
+}
+
+}  // namespace
+
+void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
+  if (!inode) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
+  std::shared_lock<std::shared_mutex> lock(inode->mutex);
+  Attr attr;
+  uint64_t size = 0;
+  Status s = StatInode(*inode, &attr, &size);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
+  }
+  struct stat st;
+  FillStat(attr, ino, size, &st);
+  fuse_reply_attr(req, &st, kCacheTimeout);
+}
+
+void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to_set,
+                         fuse_file_info*) {
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
+  if (!inode) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  const int64_t now = NowNs();
+  Attr attr;
+  uint64_t size = 0;
+  if (inode->is_dir) {
+    // A directory's marker is also rewritten by create/unlink in it.
+    std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
+    if (to_set & FUSE_SET_ATTR_SIZE) {
+      fuse_reply_err(req, EISDIR);
+      return;
+    }
+    std::string key = inodes_.KeyOf(*inode);
+    Object object;
+    Status s = key.empty() ? Status::NotFound("removed") : ReadObject(key, &object);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+    attr = object.attr;
+    ApplySetAttr(*in, to_set, now, &attr);
+    WriteBatch batch;
+    batch.Put(key, EncodeObject(attr, {}));
+    s = Apply(batch, Durability::kBuffered);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+  } else {
+    std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
+    std::unique_lock<std::shared_mutex> lock(inode->mutex);
+    std::string key = inodes_.KeyOf(*inode);
+    Object object;
+    if (!inode->buffer) {
+      Status s = key.empty() ? Status::NotFound("removed") : ReadObject(key, &object);
+      if (!s.ok()) {
+        fuse_reply_err(req, ErrnoOf(s));
+        return;
+      }
+    }
+    if (inode->buffer || object.attr.is_reg()) {
+      // A regular file: the change goes through its buffer, committed now
+      // unless the file is open (then on close, with the writes).
+      object.pin.Reset();
+      if ((to_set & FUSE_SET_ATTR_SIZE) &&
+          static_cast<uint64_t>(in->st_size) > kMaxValueBytes - kHeaderBytes) {
+        fuse_reply_err(req, EFBIG);
+        return;
+      }
+      Status s = EnsureBuffer(*inode);
+      if (!s.ok()) {
+        fuse_reply_err(req, ErrnoOf(s));
+        return;
+      }
+      FileBuffer& buffer = *inode->buffer;
+      if (to_set & FUSE_SET_ATTR_SIZE) {
+        buffer.Truncate(static_cast<uint64_t>(in->st_size));
+        if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
+          buffer.attr().mtime_ns = now;
+        }
+      }
+      ApplySetAttr(*in, to_set, now, &buffer.attr());
+      attr = buffer.attr();
+      size = buffer.size();
+      if (inodes_.OpenCount(*inode) == 0) {
+        s = CommitLocked(*inode, Durability::kBuffered);
+        if (!s.ok()) {
+          fuse_reply_err(req, ErrnoOf(s));
+          return;
+        }
+      }
+    } else {
+      // Symlinks, fifos, sockets, devices: rewrite the small value.
+      if (to_set & FUSE_SET_ATTR_SIZE) {
+        fuse_reply_err(req, EINVAL);
+        return;
+      }
+      attr = object.attr;
+      ApplySetAttr(*in, to_set, now, &attr);
+      size = object.size;
+      WriteBatch batch;
+      batch.Put(object.key, EncodeObject(attr, object.bytes));
+      object.pin.Reset();
+      Status s = Apply(batch, Durability::kBuffered);
+      if (!s.ok()) {
+        fuse_reply_err(req, ErrnoOf(s));
+        return;
+      }
+    }
+  }
+  struct stat st;
+  FillStat(attr, ino, size, &st);
+  fuse_reply_attr(req, &st, kCacheTimeout);
+}
+
+// Only called without -o default_permissions (with it the kernel checks the
+// stored mode, uid and gid itself).
+void Filesystem::Access(fuse_req_t req, fuse_ino_t ino, int mask) {
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
+  if (!inode) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
+  Attr attr;
+  uint64_t size = 0;
+  {
+    std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
+    std::shared_lock<std::shared_mutex> lock(inode->mutex);
+    Status s = StatInode(*inode, &attr, &size);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+  }
+  if (mask == F_OK) {
+    fuse_reply_err(req, 0);
+    return;
+  }
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (ctx->uid == 0) {
+    // root may do anything but execute a file nobody may execute.
+    bool exec_ok = !(mask & X_OK) || S_ISDIR(attr.mode) || (attr.mode & 0111);
+    fuse_reply_err(req, exec_ok ? 0 : EACCES);
+    return;
+  }
+  unsigned bits;
+  if (ctx->uid == attr.uid) {
+    bits = (attr.mode >> 6) & 7;
+  } else {
+    bool in_group = ctx->gid == attr.gid;
+    if (!in_group) {
+      std::vector<gid_t> groups(64);
+      int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+      for (int i = 0; i < n && i < static_cast<int>(groups.size()); ++i) {
+        if (groups[static_cast<size_t>(i)] == attr.gid) in_group = true;
+      }
+    }
+    bits = in_group ? (attr.mode >> 3) & 7 : attr.mode & 7;
+  }
+  unsigned want = ((mask & R_OK) ? 4 : 0) | ((mask & W_OK) ? 2 : 0) | ((mask & X_OK) ? 1 : 0);
+  fuse_reply_err(req, (bits & want) == want ? 0 : EACCES);
+}
+
+}  // namespace alexfs::fs

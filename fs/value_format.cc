@@ -1,0 +1,162 @@
+#include "fs/value_format.h"
+
+#include <time.h>
+
+#include <cstring>
+#include <type_traits>
+
+namespace alexfs::fs {
+namespace {
+
+enum : uint8_t { kKindObject = 0, kKindLinkPointer = 1 };
+
+template <typename T>
+void Store(char* p, T v) {
+  static_assert(std::is_integral_v<T>);
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    p[i] = static_cast<char>(static_cast<uint64_t>(v) >> (8 * i));
+  }
+}
+
+template <typename T>
+T Load(const char* p) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) {
+    v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  }
+  return static_cast<T>(v);
+}
+
+}  // namespace
+
+std::optional<DecodedValue> DecodeValue(std::string_view value) {
+  if (value.size() < 2 || static_cast<uint8_t>(value[0]) != kFormatVersion) return std::nullopt;
+  const char* p = value.data();
+  DecodedValue out;
+  switch (static_cast<uint8_t>(value[1])) {
+    case kKindObject:
+      if (value.size() < kHeaderBytes) return std::nullopt;
+      out.kind = DecodedValue::Kind::kObject;
+      out.attr.mode = Load<uint32_t>(p + 4);
+      out.attr.uid = Load<uint32_t>(p + 8);
+      out.attr.gid = Load<uint32_t>(p + 12);
+      out.attr.nlink = Load<uint32_t>(p + 16);
+      out.attr.rdev = Load<uint64_t>(p + 24);
+      out.attr.atime_ns = Load<int64_t>(p + 32);
+      out.attr.mtime_ns = Load<int64_t>(p + 40);
+      out.attr.ctime_ns = Load<int64_t>(p + 48);
+      out.bytes = value.substr(kHeaderBytes);
+      return out;
+    case kKindLinkPointer:
+      if (value.size() < kLinkPointerBytes) return std::nullopt;
+      out.kind = DecodedValue::Kind::kLinkPointer;
+      out.link_id = Load<uint64_t>(p + 8);
+      return out;
+    default:
+      return std::nullopt;
+  }
+}
+
+void EncodeHeaderInPlace(const Attr& attr, std::string* value) {
+  char* p = value->data();
+  std::memset(p, 0, kHeaderBytes);
+  p[0] = static_cast<char>(kFormatVersion);
+  p[1] = static_cast<char>(kKindObject);
+  Store(p + 4, attr.mode);
+  Store(p + 8, attr.uid);
+  Store(p + 12, attr.gid);
+  Store(p + 16, attr.nlink);
+  Store(p + 24, attr.rdev);
+  Store(p + 32, attr.atime_ns);
+  Store(p + 40, attr.mtime_ns);
+  Store(p + 48, attr.ctime_ns);
+}
+
+std::string EncodeObject(const Attr& attr, std::string_view bytes) {
+  std::string value(kHeaderBytes + bytes.size(), '\0');
+  EncodeHeaderInPlace(attr, &value);
+  if (!bytes.empty()) std::memcpy(value.data() + kHeaderBytes, bytes.data(), bytes.size());
+  return value;
+}
+
+std::string EncodeLinkPointer(uint64_t link_id) {
+  std::string value(kLinkPointerBytes, '\0');
+  value[0] = static_cast<char>(kFormatVersion);
+  value[1] = static_cast<char>(kKindLinkPointer);
+  Store(value.data() + 8, link_id);
+  return value;
+}
+
+std::string FileKey(std::string_view path) { return std::string(path); }
+
+std::string DirKey(std::string_view path) {
+  if (path.empty()) return RootKey();
+  std::string key(path);
+  key += '/';
+  return key;
+}
+
+std::string RootKey() { return std::string("\0root", 5); }
+
+std::string LinkBodyKey(uint64_t id) {
+  std::string key("\0link\0", 6);
+  for (int i = 7; i >= 0; --i) key += static_cast<char>(id >> (8 * i));
+  return key;
+}
+
+std::string NextLinkIdKey() { return std::string("\0next_link", 10); }
+
+std::string ChildPath(std::string_view parent, std::string_view name) {
+  std::string path;
+  path.reserve(parent.size() + 1 + name.size());
+  path.append(parent);
+  if (!parent.empty()) path += '/';
+  path.append(name);
+  return path;
+}
+
+std::string ChildPrefix(std::string_view path) {
+  if (path.empty()) return std::string();
+  std::string prefix(path);
+  prefix += '/';
+  return prefix;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return FromTimespec(ts);
+}
+
+timespec ToTimespec(int64_t ns) {
+  timespec ts;
+  ts.tv_sec = ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000;
+    ts.tv_sec -= 1;
+  }
+  return ts;
+}
+
+int64_t FromTimespec(const timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+void FillStat(const Attr& attr, uint64_t ino, uint64_t size, struct stat* st) {
+  std::memset(st, 0, sizeof *st);
+  st->st_ino = ino;
+  st->st_mode = attr.mode;
+  st->st_nlink = attr.nlink;
+  st->st_uid = attr.uid;
+  st->st_gid = attr.gid;
+  st->st_rdev = attr.rdev;
+  st->st_size = static_cast<off_t>(size);
+  st->st_blksize = 4096;
+  st->st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
+  st->st_atim = ToTimespec(attr.atime_ns);
+  st->st_mtim = ToTimespec(attr.mtime_ns);
+  st->st_ctim = ToTimespec(attr.ctime_ns);
+}
+
+}  // namespace alexfs::fs

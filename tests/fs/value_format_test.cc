@@ -1,0 +1,78 @@
+// The value and key layout (fs/value_format.h), without a mount.
+#include "fs/value_format.h"
+
+#include <gtest/gtest.h>
+
+namespace alexfs::fs {
+namespace {
+
+TEST(ValueFormat, ObjectRoundTripsEveryField) {
+  Attr a;
+  a.mode = S_IFREG | 04755;
+  a.uid = 12345;
+  a.gid = 54321;
+  a.nlink = 3;
+  a.rdev = 0x1234567890ull;
+  a.atime_ns = -5;  // before the epoch
+  a.mtime_ns = 1700000000123456789;
+  a.ctime_ns = 42;
+  std::string value = EncodeObject(a, "hello");
+  ASSERT_EQ(value.size(), kHeaderBytes + 5);
+  EXPECT_EQ(static_cast<uint8_t>(value[0]), kFormatVersion);
+  auto d = DecodeValue(value);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, DecodedValue::Kind::kObject);
+  EXPECT_EQ(d->attr.mode, a.mode);
+  EXPECT_EQ(d->attr.uid, a.uid);
+  EXPECT_EQ(d->attr.gid, a.gid);
+  EXPECT_EQ(d->attr.nlink, a.nlink);
+  EXPECT_EQ(d->attr.rdev, a.rdev);
+  EXPECT_EQ(d->attr.atime_ns, a.atime_ns);
+  EXPECT_EQ(d->attr.mtime_ns, a.mtime_ns);
+  EXPECT_EQ(d->attr.ctime_ns, a.ctime_ns);
+  EXPECT_EQ(d->bytes, "hello");
+}
+
+TEST(ValueFormat, LinkPointerRoundTrips) {
+  auto d = DecodeValue(EncodeLinkPointer(0xabcdef0123ull));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, DecodedValue::Kind::kLinkPointer);
+  EXPECT_EQ(d->link_id, 0xabcdef0123ull);
+}
+
+TEST(ValueFormat, UnknownVersionOrKindOrShortValueIsRejected) {
+  std::string v = EncodeObject(Attr(), "x");
+  v[0] = 9;
+  EXPECT_FALSE(DecodeValue(v));
+  v = EncodeObject(Attr(), "x");
+  v[1] = 7;
+  EXPECT_FALSE(DecodeValue(v));
+  EXPECT_FALSE(DecodeValue(EncodeObject(Attr(), "").substr(0, 20)));
+  EXPECT_FALSE(DecodeValue(""));
+}
+
+TEST(ValueFormat, InternalKeysSortBeforeEveryPathAndSubtreesAreContiguous) {
+  EXPECT_LT(RootKey(), std::string("\x01"));
+  EXPECT_LT(LinkBodyKey(~0ull), std::string("\x01"));
+  EXPECT_LT(NextLinkIdKey(), std::string("\x01"));
+  EXPECT_EQ(DirKey("a/b"), "a/b/");
+  EXPECT_EQ(DirKey(""), RootKey());
+  EXPECT_EQ(ChildPath("", "x"), "x");
+  EXPECT_EQ(ChildPath("a", "x"), "a/x");
+  // Everything under "a/sub/" sorts between "a/sub/" and "a/sub0".
+  EXPECT_LT(std::string("a/sub/"), std::string("a/sub/zzz"));
+  EXPECT_LT(std::string("a/sub/\xff\xff"), std::string("a/sub0"));
+  // Link body keys of increasing ids sort in order.
+  EXPECT_LT(LinkBodyKey(1), LinkBodyKey(256));
+}
+
+TEST(ValueFormat, TimesConvertBothWays) {
+  timespec ts{.tv_sec = -2, .tv_nsec = 500};
+  EXPECT_EQ(FromTimespec(ToTimespec(FromTimespec(ts))), FromTimespec(ts));
+  timespec back = ToTimespec(FromTimespec(ts));
+  EXPECT_EQ(back.tv_sec, -2);
+  EXPECT_EQ(back.tv_nsec, 500);
+}
+
+}  // namespace
+}  // namespace alexfs::fs
