@@ -23,7 +23,8 @@ class AlexReader final : public Reader {
   explicit AlexReader(const Store* store) : store_(store) {}
 
   bool Get(std::string_view key, ValueView* value) override {
-    pinned_.Reset();
+    // No Reset() first: Get() replaces the view and the pin in place (Reset
+    // would free the pin and make Get allocate a new one every call).
     if (!store_->Get(key, &pinned_).ok()) return false;
     *value = pinned_.value();
     return true;
