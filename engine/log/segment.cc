@@ -144,6 +144,23 @@ Status Segment::Append(const RecordEncoder& enc, uint64_t offset) {
   return Status::OK();
 }
 
+Status Segment::PrefillZeros(uint64_t end) {
+  constexpr uint64_t kChunk = uint64_t{1} << 20;
+  if (end <= zeroed_until_) return Status::OK();
+  static const std::vector<char> zeros(kChunk, 0);
+  const uint64_t target = std::min(capacity_, (end + kChunk - 1) / kChunk * kChunk);
+  while (zeroed_until_ < target) {
+    const size_t n = static_cast<size_t>(std::min(kChunk, target - zeroed_until_));
+    ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(zeroed_until_));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno(errno, "zero-fill " + path_);
+    }
+    zeroed_until_ += static_cast<uint64_t>(w);
+  }
+  return Status::OK();
+}
+
 Status Segment::Sync() {
   if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
   return Status::OK();
