@@ -161,5 +161,19 @@ TEST(OfflineTools, StatsPrintsPrometheusText) {
             std::string::npos) << out;
 }
 
+TEST(OfflineTools, RefuseAMountedStoreNamingTheDaemon) {
+  MountedStore mounted;
+  ASSERT_TRUE(mounted.Mount()) << mounted.last_output();
+  std::string pid = std::to_string(mounted.pid());
+  std::string out;
+  for (std::vector<std::string> argv : {std::vector<std::string>{"dump", mounted.data_dir(), "-o", "/dev/null"},
+                                        std::vector<std::string>{"compact", mounted.data_dir()}}) {
+    argv.insert(argv.begin(), AlexfsBinary());
+    EXPECT_EQ(RunCommand(argv, &out), 1) << argv[1];
+    EXPECT_NE(out.find("pid " + pid), std::string::npos) << argv[1] << ": " << out;
+  }
+  EXPECT_EQ(mounted.Unmount(), 0);
+}
+
 }  // namespace
 }  // namespace alexfs::testing
