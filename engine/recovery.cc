@@ -25,7 +25,41 @@ struct Item {
   uint64_t sequence;
   uint64_t location;
   bool tombstone;
+  // Big-endian bytes [L, L+8) of the key (zero padded), L the length of the
+  // prefix all log keys share: most comparisons of the sort end here instead of
+  // in a memcmp over a long common prefix (file paths).
+  uint64_t chunk = 0;
 };
+
+void SetChunks(std::vector<Item>* items) {
+  if (items->empty()) return;
+  std::string_view first = items->front().key;
+  size_t common = first.size();
+  for (const Item& it : *items) {
+    size_t n = std::min(common, it.key.size());
+    size_t i = 0;
+    while (i < n && first[i] == it.key[i]) ++i;
+    common = i;
+    if (common == 0) break;
+  }
+  for (Item& it : *items) {
+    uint64_t c = 0;
+    for (size_t i = 0; i < 8; ++i) {
+      size_t at = common + i;
+      c = (c << 8) | (at < it.key.size() ? static_cast<uint8_t>(it.key[at]) : 0);
+    }
+    it.chunk = c;
+  }
+}
+
+// NewestFirst's order, using the chunks first. REQUIRES: SetChunks on both.
+bool NewestFirstByChunk(const Item& a, const Item& b) {
+  if (a.chunk != b.chunk) return a.chunk < b.chunk;
+  int c = a.key.compare(b.key);
+  if (c != 0) return c < 0;
+  if (a.sequence != b.sequence) return a.sequence > b.sequence;
+  return a.location > b.location;
+}
 
 // Key ascending; for equal keys the newest first.
 bool NewestFirst(const Item& a, const Item& b) {
@@ -131,11 +165,12 @@ Status StoreImpl::Recover() {
       raw->NoteSequence(rec.sequence);
       log::ForEachEntry(rec, [&](const log::Entry& e, uint64_t entry_offset) {
         out->push_back(Item{e.key, rec.sequence, log::PackLocation(seg_id, offset + entry_offset),
-                            e.type == log::RecordType::kDelete});
+                            e.type == log::RecordType::kDelete, 0});
       });
     };
     log::ScanResult r;
     const uint64_t size = seg->file_size_at_open();
+    out->reserve(out->size() + std::min<uint64_t>(size, 64 << 20) / 64);
     if (kind == log::SegmentKind::kSorted) {
       s = log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r);
     } else {
@@ -167,7 +202,8 @@ Status StoreImpl::Recover() {
   PublishTable(std::move(table));
 
   // Merge: runs are key-sorted (one record per key); the log items get sorted.
-  std::sort(log_items.begin(), log_items.end(), NewestFirst);
+  SetChunks(&log_items);
+  std::sort(log_items.begin(), log_items.end(), NewestFirstByChunk);
   std::vector<Item> merged = std::move(log_items);
   for (auto& run : runs) {
     if (!std::is_sorted(run.begin(), run.end(), NewestFirst)) {
