@@ -4,6 +4,7 @@
 // acknowledged batch is there, nothing deleted came back, and each batch is all
 // or nothing: each writer's keys must equal the model after exactly n or n+1 of
 // its batches, where n is the number it saw acknowledged.
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -126,12 +127,23 @@ void RunCrashRounds(const CrashConfig& c) {
       RunChild(c, path, committed, fds[1]);
     }
     ::close(fds[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % c.max_kill_ms));
+    std::string reports;
+    if (round % 5 != 0) {
+      // Most rounds: let the child get going (a loaded machine can take a
+      // while to open and sync), then kill at a random moment. Every fifth
+      // round kills blind, possibly during open or recovery.
+      struct pollfd pfd = {fds[0], POLLIN, 0};
+      if (::poll(&pfd, 1, 5000) == 1) {
+        char first[256];
+        ssize_t got = ::read(fds[0], first, sizeof(first));
+        if (got > 0) reports.append(first, static_cast<size_t>(got));
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % c.max_kill_ms));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
-    std::string reports;
     char buf[4096];
     ssize_t n;
     while ((n = ::read(fds[0], buf, sizeof(buf))) > 0) reports.append(buf, static_cast<size_t>(n));
