@@ -17,6 +17,52 @@
 //    nodes and retire old ones through the EpochManager (engine/epoch.h).
 //    Readers must hold an EpochGuard (from the same EpochManager) while they
 //    use the index and any key view the KeyReader returned.
+//
+// DESIGN (engine/index/nodes.h has the node layouts):
+//
+//  * Tree. Model nodes route with a linear model to a power-of-two child
+//    array (adjacent pointers may share a child); data nodes are gapped arrays
+//    (bitmap + slots) with a linear model predicting the slot and exponential
+//    search from the (clamped) prediction. Gaps hold a copy of the next key,
+//    so the slot array is sorted without consulting the bitmap.
+//  * Bulk load builds the tree top-down from sorted keys; a cost model
+//    (ChooseFanoutLog in alex_index.cc: exponential-search steps, extra model
+//    levels, pointer bytes, with named weights) picks each model node's
+//    fanout; adjacent small children are grouped into one data node.
+//  * Inserts go to the predicted slot inside the gap run, or shift toward the
+//    nearest gap. A data node past 80% density expands (retrain into 2x
+//    slots) up to 4096 slots, then splits sideways (halving its slot range in
+//    the parent) or, if it owns one parent slot, splits downwards (a new model
+//    node over its keys). Below 20% density it shrinks; small neighbours in
+//    the same parent merge. Data nodes never exceed 4096 slots (64 KiB), so
+//    no insert rewrites more than that — except keys the chunk model cannot
+//    tell apart (same 8 bytes after the prefix and beyond: keys differing only
+//    in trailing 0x00 bytes), which share one node that grows as needed.
+//  * Keys. Each node keeps the common prefix of the keys it was built from
+//    and feeds the next 8 bytes, big-endian, to its model (key_chunk.h). A
+//    slot is 16 bytes: that chunk + the location. Searches compare chunks and
+//    call KeyReader::KeyAt only to break chunk ties (normally exactly one call:
+//    the hit check). Keys outside a node's prefix clamp to chunk 0 / UINT64_MAX,
+//    which keeps routing monotone and is resolved by full-key compares.
+//    Measured (alexfs-bench index, 1M 35-byte path keys, lookup hit p50, same
+//    runs, 2-core machine at load average ~10, so noisy): chunk slots 1.25 us vs full-key compares
+//    at every search step 2.74 us (alexfs-bench index --sets path35
+//    --full-key-compares); keeping owned key copies would also add ~35 B key +
+//    8-16 B pointer/allocation per key to the index, versus 24.0 B/key
+//    for chunk slots. Chosen: chunk + callback.
+//  * Concurrency. One writer, optimistic readers. Every data node has a
+//    seqlock version (odd while the writer changes it in place: insert with
+//    shifts, erase, location update). Structural changes (expand, split,
+//    merge, shrink, bulk load) build new nodes, mark the old ones obsolete
+//    (odd forever), publish with release stores of child / root / sibling
+//    pointers, and retire the old nodes through the EpochManager. Readers
+//    read slots with relaxed atomic loads, validate the version, and retry
+//    (from the root if the node became obsolete). Iterators revalidate their
+//    node on Next() and otherwise re-seek past the current key.
+//  * Location kNoLocation (UINT64_MAX) is reserved (marks tail gaps): callers
+//    must not store it. KeyAt may be called with any location the index held
+//    during the reader's epoch (an optimistic read may be torn and later
+//    discarded), so the KeyReader must accept every such location.
 #pragma once
 
 #include <cstdint>
