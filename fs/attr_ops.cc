@@ -78,7 +78,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
     }
     std::string key = inodes_.KeyOf(*inode);
     Object object;
-    Status s = key.empty() ? Status::NotFound("removed") : ReadObject(key, &object);
+    Status s = key.empty() ? Removed() : ReadObject(key, &object);
     if (!s.ok()) {
       fuse_reply_err(req, ErrnoOf(s));
       return;
@@ -98,7 +98,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
     std::string key = inodes_.KeyOf(*inode);
     Object object;
     if (!inode->buffer) {
-      Status s = key.empty() ? Status::NotFound("removed") : ReadObject(key, &object);
+      Status s = key.empty() ? Removed() : ReadObject(key, &object);
       if (!s.ok()) {
         fuse_reply_err(req, ErrnoOf(s));
         return;

@@ -37,6 +37,10 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
     std::unique_lock<std::shared_mutex> lock(inode->mutex);
+    if (!inode->buffer && inodes_.KeyOf(*inode).empty() && inode->orphan_value.value().empty()) {
+      fuse_reply_err(req, ErrnoOf(Removed()));  // the VFS retries with a fresh lookup
+      return;
+    }
     // With atomic_o_trunc the kernel sends O_TRUNC here instead of a setattr.
     if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
       Attr attr;
@@ -109,8 +113,7 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
   if (inode->buffer) {
     contents = inode->buffer->contents();
   } else {
-    std::string key = inodes_.KeyOf(*inode);
-    Status s = key.empty() ? Status::NotFound("removed") : ReadObject(key, &object);
+    Status s = ReadInodeObject(*inode, &object);
     if (!s.ok()) {
       fuse_reply_err(req, ErrnoOf(s));
       return;

@@ -142,22 +142,31 @@ Status Filesystem::StatInode(Inode& inode, Attr* attr, uint64_t* size) const {
     *size = inode.buffer->size();
     return Status::OK();
   }
-  std::string key = inodes_.KeyOf(inode);
-  if (key.empty()) return Status::NotFound("removed");
   Object object;
-  Status s = ReadObject(key, &object);
+  Status s = ReadInodeObject(inode, &object);
   if (!s.ok()) return s;
   *attr = object.attr;
   *size = object.size;
   return Status::OK();
 }
 
+Status Filesystem::ReadInodeObject(Inode& inode, Object* out) const {
+  std::string key = inodes_.KeyOf(inode);
+  if (!key.empty()) return ReadObject(key, out);
+  auto decoded = DecodeValue(inode.orphan_value.value());
+  if (!decoded || decoded->kind != DecodedValue::Kind::kObject) return Removed();
+  out->key.clear();
+  out->attr = decoded->attr;
+  out->attr.nlink = 0;
+  out->bytes = decoded->bytes;
+  out->size = S_ISREG(out->attr.mode) || S_ISLNK(out->attr.mode) ? out->bytes.size() : 0;
+  return Status::OK();
+}
+
 Status Filesystem::EnsureBuffer(Inode& inode) {
   if (inode.buffer) return Status::OK();
-  std::string key = inodes_.KeyOf(inode);
-  if (key.empty()) return Status::NotFound("removed");
   Object object;
-  Status s = ReadObject(key, &object);
+  Status s = ReadInodeObject(inode, &object);
   if (!s.ok()) return s;
   if (!object.attr.is_reg()) return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL,
                                                       "not a regular file");

@@ -156,6 +156,9 @@ class Filesystem {
   // The path of directory inode `dir` ("" for the root); ENOENT if it was
   // removed, ENOTDIR if it is not a directory.
   int DirPathOf(fuse_ino_t dir, std::string* path) const;
+  // The stored object of `inode`: at its key, or an orphan's pinned old value
+  // (ESTALE if it has none). REQUIRES: namespace_mutex_ held, inode.mutex held.
+  Status ReadInodeObject(Inode& inode, Object* out) const;
   // Attributes and size of `inode`, from its buffer if it has one.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held (any mode).
   Status StatInode(Inode& inode, Attr* attr, uint64_t* size) const;
@@ -243,5 +246,14 @@ class Filesystem {
 
 // Maps a store Status to the errno the kernel gets: its errno, or EIO.
 int ErrnoOf(const Status& s);
+
+// An operation on an inode whose object was removed or replaced (an orphan
+// holding no data). ESTALE, not ENOENT: the kernel may have resolved a path to
+// the inode just before a rename replaced it (a reader opening "config" while a
+// writer renames "config.tmp" over it); on ESTALE the VFS looks the path up
+// again and retries the open or stat, which then finds the new file.
+inline Status Removed() {
+  return Status::WithErrno(Status::Code::kNotFound, ESTALE, "the object was removed or replaced");
+}
 
 }  // namespace alexfs::fs

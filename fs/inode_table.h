@@ -35,6 +35,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/store.h"
 #include "fs/dir_cookies.h"
 #include "fs/file_buffer.h"
 
@@ -52,6 +53,11 @@ struct Inode {
   std::shared_mutex mutex;
   // The inode's not yet committed state (files only). Present means dirty.
   std::optional<FileBuffer> buffer;  // GUARDED_BY(mutex)
+  // The last stored value of an orphan that was not open when its name went
+  // (replaced by rename, or unlinked): a kernel that resolved the path just
+  // before may still open and read it, and must see the old bytes. Zero-copy;
+  // released when the kernel forgets the inode (normally at once).
+  PinnedValue orphan_value;  // GUARDED_BY(mutex)
 
   // Readdir offset cookies (directories only); has its own leaf lock.
   DirCookies cookies;

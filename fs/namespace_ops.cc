@@ -164,7 +164,7 @@ void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string key = inodes_.KeyOf(*inode);
   Object object;
-  Status s = key.empty() ? Status::NotFound("removed") : ReadObject(key, &object);
+  Status s = key.empty() ? Removed() : ReadObject(key, &object);
   if (!s.ok()) {
     fuse_reply_err(req, ErrnoOf(s));
     return;
@@ -181,9 +181,14 @@ void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
 
 Status Filesystem::KeepOpenData(const std::string& key) {
   std::shared_ptr<Inode> inode = inodes_.Find(key);
-  if (!inode || inode->is_dir || inodes_.OpenCount(*inode) == 0) return Status::OK();
+  if (!inode || inode->is_dir) return Status::OK();
   std::unique_lock<std::shared_mutex> lock(inode->mutex);
   if (inode->buffer) return Status::OK();
+  if (inodes_.OpenCount(*inode) == 0) {
+    // Not open, but the kernel knows the inode: keep the old value pinned.
+    Status s = store_->Get(key, &inode->orphan_value);
+    return s.IsNotFound() ? Status::OK() : s;
+  }
   Object object;
   Status s = ReadObject(key, &object);
   if (!s.ok()) return s;
@@ -199,11 +204,10 @@ void Filesystem::OrphanInode(const std::string& key) {
   if (!inode) return;
   std::unique_lock<std::shared_mutex> lock(inode->mutex);
   inodes_.Orphan(key);
-  if (inodes_.OpenCount(*inode) == 0) {
-    inode->buffer.reset();
-  } else if (inode->buffer) {
-    inode->buffer->attr().nlink = 0;  // fstat on an open, unlinked file
-  }
+  // The orphan keeps its bytes (buffer or pinned value) until the kernel
+  // forgets it or its last handle closes.
+  if (inode->buffer) inode->buffer->attr().nlink = 0;  // fstat on an open, unlinked file
+
 }
 
 Status Filesystem::DropName(const Entry& entry, int64_t now, WriteBatch* batch,

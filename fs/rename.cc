@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <unordered_set>
 
 #include "fs/filesystem.h"
 
@@ -177,11 +178,10 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   s = MoveObject(src, new_path, now, &batch, &puts);
   if (s.ok() && exchange) s = MoveObject(dst, src.path, now, &batch, &puts);
   if (s.ok() && dst_exists && !exchange) {
+    // The source's put overwrites dst.stored_key (same name, same kind).
     if (dst.is_dir()) {
-      batch.Delete(dst.stored_key);
       orphan_key = dst.stored_key;
     } else {
-      batch.Delete(dst.stored_key);
       s = DropName(dst, now, &batch, &orphan_key);
     }
   }
@@ -202,6 +202,21 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
       s = TouchDir(old_dir, old_delta, now, &batch);
       if (s.ok()) s = TouchDir(new_dir, new_delta, now, &batch);
     }
+  }
+  if (exchange) {
+    // Each side's old keys are the other side's new ones: keep only the puts,
+    // so the batch never deletes and puts one key.
+    std::unordered_set<std::string_view> put_keys;
+    for (const PendingPut& put : puts) put_keys.insert(put.key);
+    WriteBatch filtered;
+    for (const WriteBatch::Op& op : batch.ops()) {
+      if (op.type == WriteBatch::OpType::kDelete) {
+        if (!put_keys.count(op.key)) filtered.Delete(op.key);
+      } else {
+        filtered.Put(op.key, op.value);
+      }
+    }
+    batch = std::move(filtered);
   }
   std::vector<std::pair<std::shared_ptr<Inode>, size_t>> folded;
   for (PendingPut& put : puts) {
