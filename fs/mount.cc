@@ -14,7 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <sstream>
 
 #include "engine/store.h"
@@ -69,6 +72,43 @@ Status DetachDeadMount(const std::string& mountpoint) {
   if (std::system(cmd.c_str()) == 0) return Status::OK();
   return Status::FromErrno(err, "detaching the dead mount at " + mountpoint);
 }
+
+// Calls config.on_stats every stats_period from a thread of its own, and once
+// more from Stop().
+class StatsTicker {
+ public:
+  StatsTicker(const MountConfig& config, const Store* store) : config_(config), store_(store) {
+    if (config_.on_stats) thread_ = std::thread([this] { Run(); });
+  }
+  ~StatsTicker() { Stop(); }
+  void Stop() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    config_.on_stats(store_->GetStats());
+  }
+
+ private:
+  void Run() {
+    config_.on_stats(store_->GetStats());  // the figures at mount time
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, config_.stats_period, [this] { return stop_; })) {
+      lock.unlock();
+      config_.on_stats(store_->GetStats());
+      lock.lock();
+    }
+  }
+  const MountConfig& config_;
+  const Store* store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // protected by mu_
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -214,17 +254,21 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   spdlog::info("mounted {} at {}", config.data_dir, config.mountpoint);
   on_ready(Status::OK());
 
+  StatsTicker ticker(config, store.get());
+
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(loop, 0);
   fuse_loop_cfg_set_max_threads(loop, 16);
   int rc = fuse_session_loop_mt(se, loop);
   fuse_loop_cfg_destroy(loop);
+  if (config.on_stopping) config.on_stopping();
 
   // No handler runs any more: commit every dirty file, sync, close the store.
   Status committed = filesystem.Shutdown();
   if (!committed.ok()) spdlog::error("committing at unmount: {}", committed.ToString());
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
+  ticker.Stop();  // the last figures, after the final commit
   Status closed = close_store();
   if (!closed.ok()) spdlog::error("closing the store: {}", closed.ToString());
   spdlog::info("unmounted {}", config.mountpoint);

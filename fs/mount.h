@@ -6,10 +6,12 @@
 // process gets SIGTERM/SIGINT/SIGHUP, then commits everything and unmounts.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "engine/stats.h"
 #include "engine/status.h"
 
 namespace alexfs::fs {
@@ -22,6 +24,14 @@ struct MountConfig {
   // default_permissions, ro, ...).
   std::vector<std::string> options;
   bool debug = false;  // libfuse's request trace on stderr
+
+  // Called once when the session ends (signal or unmount), before the final
+  // commit: systemd's STOPPING=1.
+  std::function<void()> on_stopping;
+  // Called every stats_period while mounted and once more after the final
+  // commit, from a thread of its own: the daemon's metrics export.
+  std::function<void(const StoreStats&)> on_stats;
+  std::chrono::milliseconds stats_period{10000};
 };
 
 // Checks that `mountpoint` can take a mount: it exists, is a directory, is not

@@ -7,6 +7,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "engine/store.h"
 #include "tests/support/mounted_store.h"
@@ -173,6 +174,26 @@ TEST(OfflineTools, RefuseAMountedStoreNamingTheDaemon) {
     EXPECT_NE(out.find("pid " + pid), std::string::npos) << argv[1] << ": " << out;
   }
   EXPECT_EQ(mounted.Unmount(), 0);
+}
+
+TEST(OfflineTools, StatsOfAMountedStoreComeFromItsDaemon) {
+  MountedStore mounted;
+  ASSERT_TRUE(mounted.Mount()) << mounted.last_output();
+  ASSERT_TRUE(WriteFile(mounted.Path("hello"), "world"));
+  std::string out;
+  // The daemon writes DATA_DIR/metrics.prom when mounted and every 10 s.
+  for (int i = 0; i < 200 && !std::filesystem::exists(mounted.data_dir() + "/metrics.prom"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "stats", mounted.mountpoint()}, &out), 0) << out;
+  EXPECT_NE(out.find("alexfs_keys{store=\"" + mounted.data_dir() + "\"}"), std::string::npos) << out;
+  // At a clean stop the daemon writes its last figures, which count the write.
+  EXPECT_EQ(mounted.Unmount(), 0);
+  ASSERT_TRUE(ReadFile(mounted.data_dir() + "/metrics.prom", &out));
+  std::string puts = "alexfs_puts_total{store=\"" + mounted.data_dir() + "\"} ";
+  size_t at = out.find(puts);
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_GT(std::stoull(out.substr(at + puts.size())), 0u) << out;
 }
 
 }  // namespace

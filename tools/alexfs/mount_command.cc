@@ -15,11 +15,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "fs/mount.h"
+#include "tools/alexfs/prometheus.h"
 #include "tools/alexfs/commands.h"
 
 namespace alexfs::tools {
@@ -33,8 +35,25 @@ struct MountArgs {
   bool debug_fuse = false;
 };
 
+// Writes `text` to path.tmp and renames it over `path`, so a reader never sees
+// half a file.
+Status WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return Status::FromErrno(errno, "writing " + tmp);
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = Status::FromErrno(errno, "writing " + path);
+    std::remove(tmp.c_str());
+    return s;
+  }
+  return Status::OK();
+}
+
 fs::MountConfig ToConfig(const MountArgs& args) {
   fs::MountConfig config;
+  std::string metrics_file;
   config.data_dir = std::filesystem::absolute(args.data_dir).lexically_normal().string();
   config.mountpoint = std::filesystem::absolute(args.mountpoint).lexically_normal().string();
   if (config.mountpoint.size() > 1 && config.mountpoint.back() == '/') config.mountpoint.pop_back();
@@ -43,19 +62,36 @@ fs::MountConfig ToConfig(const MountArgs& args) {
     while (start <= list.size()) {
       size_t comma = list.find(',', start);
       if (comma == std::string::npos) comma = list.size();
-      if (comma > start) config.options.push_back(list.substr(start, comma - start));
+      std::string opt = list.substr(start, comma - start);
+      if (opt.rfind("metrics_file=", 0) == 0) {
+        metrics_file = opt.substr(std::strlen("metrics_file="));
+      } else if (!opt.empty()) {
+        config.options.push_back(opt);
+      }
       start = comma + 1;
     }
   }
   config.debug = args.debug_fuse;
+  // The daemon's metrics: DATA_DIR/metrics.prom (what `alexfs stats` reads),
+  // and -o metrics_file=PATH too, e.g. in node_exporter's textfile directory.
+  std::vector<std::string> targets = {config.data_dir + "/metrics.prom"};
+  if (!metrics_file.empty()) targets.push_back(metrics_file);
+  std::string data_dir = config.data_dir;
+  config.on_stats = [targets, data_dir](const StoreStats& stats) {
+    std::string text = PrometheusText(stats, data_dir);
+    for (const std::string& path : targets) {
+      Status s = WriteFileAtomically(path, text);
+      if (!s.ok()) spdlog::warn("metrics: {}", s.message());
+    }
+  };
   return config;
 }
 
-int RunForeground(const fs::MountConfig& config) {
+int RunForeground(fs::MountConfig config) {
+  config.on_stopping = [] { sd_notify(0, "STOPPING=1"); };
   Status s = fs::Serve(config, [](const Status& ready) {
     if (ready.ok()) sd_notify(0, "READY=1");
   });
-  sd_notify(0, "STOPPING=1");
   if (!s.ok()) {
     spdlog::error("alexfs mount: {}", s.message());
     return 1;
@@ -151,7 +187,8 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
   cmd->add_option("-o", args->options,
                   "Mount options, comma-separated: nonempty (mount over a non-empty directory), "
                   "commit_interval_ms=N (commit unsynced file data and sync the store every N "
-                  "ms; default 1000, 0 = only on fsync/close/unmount), "
+                  "ms; default 1000, 0 = only on fsync/close/unmount), metrics_file=PATH (also "
+                  "export metrics there, e.g. for node_exporter's textfile collector), "
                   "and libfuse's own: allow_other, default_permissions, ro, ...")
       ->allow_extra_args(false);
   cmd->add_flag("-f,--foreground", args->foreground,
