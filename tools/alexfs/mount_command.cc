@@ -87,7 +87,13 @@ fs::MountConfig ToConfig(const MountArgs& args) {
   return config;
 }
 
+void LogStart(const fs::MountConfig& config) {
+  spdlog::info("alexfs {} (pid {}) mounting {} at {}", ALEXFS_VERSION, ::getpid(), config.data_dir,
+               config.mountpoint);
+}
+
 int RunForeground(fs::MountConfig config) {
+  LogStart(config);
   config.on_stopping = [] { sd_notify(0, "STOPPING=1"); };
   Status s = fs::Serve(config, [](const Status& ready) {
     if (ready.ok()) sd_notify(0, "READY=1");
@@ -142,6 +148,7 @@ int RunDaemon(const fs::MountConfig& config) {
     } catch (const spdlog::spdlog_ex&) {
       // Keep logging to stderr; the data dir problem is reported by the store.
     }
+    LogStart(config);
     int ready_fd = pipefd[1];
     Status s = fs::Serve(config, [&](const Status& ready) {
       WriteAll(ready_fd, ready.ok() ? std::string("OK") : "ERR" + ready.message());
