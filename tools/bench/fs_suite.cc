@@ -398,16 +398,24 @@ struct Workload {
   std::function<Measured(const std::string& dir, int run)> measure;
 };
 
-Measured TimedLoop(size_t ops, const std::function<void(size_t)>& op) {
+// Runs op(0), op(1), ... for `ops` operations or until `max_seconds` passed
+// (whichever comes first; at least one op), timing each.
+Measured TimedLoop(size_t ops, double max_seconds, const std::function<void(size_t)>& op) {
   Measured m;
   m.lat.Reserve(ops);
   uint64_t start = NowNanos();
-  for (size_t i = 0; i < ops; ++i) {
-    uint64_t t0 = NowNanos();
-    op(i);
-    m.lat.Add(NowNanos() - t0);
+  uint64_t deadline = start + static_cast<uint64_t>(max_seconds * 1e9);
+  size_t done = 0;
+  uint64_t t1 = start;
+  while (done < ops) {
+    uint64_t t0 = t1;
+    op(done);
+    t1 = NowNanos();
+    m.lat.Add(t1 - t0);
+    ++done;
+    if (t1 > deadline) break;
   }
-  m.ops_per_s = static_cast<double>(ops) / Seconds(NowNanos() - start);
+  m.ops_per_s = static_cast<double>(done) / Seconds(t1 - start);
   return m;
 }
 
@@ -439,7 +447,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
       std::vector<size_t> order = Shuffled(c.stat_files, 7 + static_cast<uint64_t>(run));
       struct stat st;
       for (const auto& p : paths) ::stat(p.c_str(), &st);  // warm
-      Measured m = TimedLoop(c.stat_ops, [&](size_t i) {
+      Measured m = TimedLoop(c.stat_ops, c.seconds, [&](size_t i) {
         if (::stat(paths[order[i % order.size()]].c_str(), &st) != 0) Fail("stat");
       });
       m.note = "cached";
@@ -460,7 +468,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
       for (size_t i = 0; i < c.cat_files; ++i) paths.push_back(Numbered(dir, i));
       std::vector<size_t> order = Shuffled(c.cat_files, 11 + static_cast<uint64_t>(run));
       for (const auto& p : paths) ReadSmall(p, c.cat_bytes);  // warm
-      Measured m = TimedLoop(c.cat_ops, [&](size_t i) { ReadSmall(paths[order[i % order.size()]], c.cat_bytes); });
+      Measured m = TimedLoop(c.cat_ops, c.seconds, [&](size_t i) { ReadSmall(paths[order[i % order.size()]], c.cat_bytes); });
       m.note = "open+read+close, cached";
       return m;
     };
@@ -478,7 +486,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
     s.measure = [c](const std::string& dir, int run) {
       std::vector<size_t> order = Shuffled(c.cold_files, 13 + static_cast<uint64_t>(run));
       DropCaches();
-      Measured m = TimedLoop(c.cold_files, [&](size_t i) { ReadSmall(Numbered(dir, order[i]), c.cat_bytes); });
+      Measured m = TimedLoop(c.cold_files, 1e9, [&](size_t i) { ReadSmall(Numbered(dir, order[i]), c.cat_bytes); });
       m.note = "open+read+close after drop_caches";
       return m;
     };
@@ -495,14 +503,14 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
       std::string sub = Format("%s/run%d", dir.c_str(), run);
       MakeDir(sub);
       std::string data = Payload(c.cat_bytes, 5);
-      Measured m = TimedLoop(c.create_files, [&](size_t i) {
+      Measured m = TimedLoop(c.create_files, 2 * c.seconds, [&](size_t i) {
         std::string p = Numbered(sub, i);
         int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
         if (fd < 0) Fail("create " + p);
         if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) Fail("write " + p);
         if (::close(fd) != 0) Fail("close " + p);
       });
-      m.note = "new files, no fsync";
+      m.note = Format("new %zu-byte files, no fsync", c.cat_bytes);
       return m;
     };
     w.push_back(s);
