@@ -235,6 +235,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
 
   const fuse_lowlevel_ops& ops = Filesystem::Operations();
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &filesystem);
+  fuse_opt_free_args(&args);  // the session keeps what it parsed; parsing may allocate
   if (se == nullptr) {
     close_store();
     return fail(Status::InvalidArgument("libfuse rejected the mount options '" + joined +
