@@ -232,10 +232,11 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   std::vector<char*> argv;
   for (std::string& a : argv_storage) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  // Parsing may allocate into args; freed after the session (declared below) is gone.
+  std::unique_ptr<fuse_args, void (*)(fuse_args*)> free_args(&args, fuse_opt_free_args);
 
   const fuse_lowlevel_ops& ops = Filesystem::Operations();
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &filesystem);
-  fuse_opt_free_args(&args);  // the session keeps what it parsed; parsing may allocate
   if (se == nullptr) {
     close_store();
     return fail(Status::InvalidArgument("libfuse rejected the mount options '" + joined +
