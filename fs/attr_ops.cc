@@ -106,7 +106,10 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
     }
     if (inode->buffer || object.attr.is_reg()) {
       // A regular file: the change goes through its buffer, committed now
-      // unless the file is open (then on close, with the writes).
+      // unless the file is being written (then with the writes). Being
+      // written: open (commit_on_close mode), or already dirty (no_open: open
+      // counts are unknown; a truncate to 0 of a clean file is committed).
+      const bool was_dirty = inode->buffer.has_value();
       object.pin.Reset();
       if ((to_set & FUSE_SET_ATTR_SIZE) &&
           static_cast<uint64_t>(in->st_size) > kMaxValueBytes - kHeaderBytes) {
@@ -128,7 +131,8 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       ApplySetAttr(*in, to_set, now, &buffer.attr());
       attr = buffer.attr();
       size = buffer.size();
-      if (inodes_.OpenCount(*inode) == 0) {
+      const bool being_written = no_open() ? was_dirty : inodes_.OpenCount(*inode) > 0;
+      if (!being_written) {
         s = CommitLocked(*inode, Durability::kBuffered);
         if (!s.ok()) {
           fuse_reply_err(req, ErrnoOf(s));

@@ -1,7 +1,9 @@
 // open, create, read, write, flush, release, fsync.
 //
 // Open files have no per-handle state: a file's uncommitted bytes live in its
-// inode's buffer (fs/file_buffer.h), shared by every handle, so fi->fh is unused.
+// inode's buffer (fs/file_buffer.h), shared by every handle, so fi->fh is unused
+// (and 0 with no_open, the default: open and flush answer ENOSYS and the kernel
+// stops sending open, flush and release; see filesystem.h, "Open").
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 
@@ -25,6 +27,12 @@ void SetOpenCachePolicy(fuse_file_info* fi) {
 }  // namespace
 
 void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (no_open()) {
+    // The kernel remembers this (no_open) and sends no more open, flush or
+    // release for files; it keeps the page cache across opens.
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
     fuse_reply_err(req, ENOENT);
@@ -91,11 +99,14 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   }
   fuse_entry_param e;
   std::shared_ptr<Inode> inode = NewEntry(FileKey(path), attr, 0, &e);
-  inodes_.Opened(*inode);
+  // With no_open the kernel sends no release (once it has seen one ENOSYS
+  // open), so open counts are kept only in commit_on_close mode.
+  const bool counted = !no_open();
+  if (counted) inodes_.Opened(*inode);
   SetOpenCachePolicy(fi);
   if (fuse_reply_create(req, &e, fi) != 0) {
     // The request was interrupted: the kernel will not use the entry.
-    inodes_.Released(*inode);
+    if (counted) inodes_.Released(*inode);
     inodes_.Forget(inode->ino, 1);
   }
 }
@@ -156,6 +167,11 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
 }
 
 void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  if (no_open()) {
+    // The kernel stops sending flush (no_flush); close(2) costs no round trip.
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   // close(2): commit, buffered. A daemon crash after close loses nothing.
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
@@ -166,6 +182,12 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 }
 
 void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  if (no_open()) {
+    // Only files created before the kernel saw the first ENOSYS open get a
+    // release; nothing was counted for them.
+    fuse_reply_err(req, 0);
+    return;
+  }
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
     fuse_reply_err(req, 0);
@@ -192,7 +214,13 @@ void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
     fuse_reply_err(req, ENOENT);
     return;
   }
-  fuse_reply_err(req, ErrnoOf(Commit(*inode, Durability::kDurable)));
+  // The buffer goes to the log (buffered) under the locks; the fdatasync runs
+  // after they are released, so renames and creates (namespace_mutex_
+  // exclusive) do not wait for the disk, and concurrent fsyncs share one
+  // fdatasync (the store's group commit).
+  Status s = Commit(*inode, Durability::kBuffered);
+  if (s.ok()) s = store_->Sync();
+  fuse_reply_err(req, ErrnoOf(s));
 }
 
 }  // namespace alexfs::fs

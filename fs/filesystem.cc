@@ -259,9 +259,12 @@ Status Filesystem::CommitAll(Durability durability, bool only_settled) {
   for (const std::shared_ptr<Inode>& inode : inodes_.Dirty()) {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
     std::unique_lock<std::shared_mutex> lock(inode->mutex);
-    // Settled: unchanged for a whole interval, or dirty for ten intervals
-    // (a file written without pause is committed at most every ten).
-    if (only_settled && inode->buffer && now - inode->buffer->last_change() < interval &&
+    // Settled: small (rewriting it is cheap, and a closed file must not wait
+    // long, since close does not commit), unchanged for a whole interval, or
+    // dirty for ten intervals (a large file written without pause is committed
+    // at most every ten).
+    if (only_settled && inode->buffer && inode->buffer->size() > kSmallBufferBytes &&
+        now - inode->buffer->last_change() < interval &&
         now - inode->buffer->dirty_since() < 10 * interval) {
       continue;
     }
@@ -311,8 +314,24 @@ std::shared_ptr<Inode> Filesystem::NewEntry(const std::string& key, const Attr& 
 // ---- Init, statfs ----
 
 void Filesystem::Init(fuse_conn_info* conn) {
-  // open(O_TRUNC) arrives as open with O_TRUNC (one round trip, handled in Open).
-  if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  if (options_.commit_on_close) {
+    // open(O_TRUNC) arrives as open with O_TRUNC (one round trip, handled in Open).
+    if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+  } else {
+    // no_open: open and flush answer ENOSYS (see filesystem.h, "Open"). libfuse
+    // asks for atomic_o_trunc by default; it must be off, or an open(O_TRUNC)
+    // the kernel no longer sends would never truncate: without it the kernel
+    // sends the truncate as a setattr of the size.
+    conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+    if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT) {
+      no_open_.store(true);
+    } else {
+      spdlog::warn("the kernel cannot skip open (no FUSE_CAP_NO_OPEN_SUPPORT): files are "
+                   "opened and closed through the daemon, which commits on close");
+    }
+  }
+  // Directory handles hold no state in either mode.
+  if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) no_opendir_.store(true);
   // Directory operations lock what they need (namespace_mutex_).
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   // Symlink targets never change (a symlink is replaced, never rewritten).

@@ -16,10 +16,20 @@
 // ...) are written to the store at once as one atomic batch, buffered (in the
 // OS page cache: they survive a crash of this daemon, not of the machine). File
 // contents collect in per-inode buffers and are committed by fsync/fdatasync
-// (durable), by close (flush/release: buffered), by rename of the file (in the
-// rename's batch), every commit_interval by a background thread (which then
-// syncs the store, bounding what a machine crash can lose), and at unmount.
-// fsync on a directory commits and syncs everything.
+// (durable), by rename of the file (in the rename's batch), every
+// commit_interval by a background thread (which then syncs the store, bounding
+// what a machine crash can lose), and at unmount; with -o commit_on_close also
+// by close (flush/release: buffered). fsync on a directory commits and syncs
+// everything.
+//
+// Open ("no_open", the default). open and flush answer ENOSYS and opendir
+// too: the kernel then sends no open/flush/release/opendir/releasedir at all,
+// keeps page cache and readdir cache across opens (FOPEN_KEEP_CACHE,
+// FOPEN_CACHE_DIR are its defaults then), and a cached cat costs no round trip.
+// Consequences: fi->fh is 0 (no per-handle state exists anyway); open counts
+// are not known (orphans keep their bytes until the kernel forgets them);
+// atomic_o_trunc must be off so that open(O_TRUNC) arrives as a setattr of the
+// size (with it on and no open sent, the truncate would be lost).
 //
 // Caching. Every change passes through this daemon and the kernel sees each
 // one, so entries, attributes and negative entries get long timeouts; open sets
@@ -72,7 +82,19 @@ struct FilesystemOptions {
   // only on fsync, close, rename and unmount. A file being written without
   // pause is committed when it pauses for an interval, or after ten.
   std::chrono::milliseconds commit_interval{1000};
+  // Strict mode (-o commit_on_close): answer open, flush and release, and
+  // commit a file's buffer when it is closed. Off (the default): open and flush
+  // answer ENOSYS, so the kernel stops sending open, flush and release for
+  // files and serves cached reads without this daemon ("no_open", see
+  // fs/README.md); closed data is committed by the interval, fsync, rename or
+  // unmount.
+  bool commit_on_close = false;
 };
+
+// A dirty buffer up to this size is committed at every commit interval even
+// while it is still being written (rewriting it costs little); larger ones wait
+// until they settle (see CommitAll).
+inline constexpr uint64_t kSmallBufferBytes = uint64_t{1} << 20;
 
 class Filesystem {
  public:
@@ -237,6 +259,12 @@ class Filesystem {
   // Set by every buffered write, cleared by a sync: the committer syncs only
   // when something is pending.
   std::atomic<bool> unsynced_{false};
+
+  // Decided in Init (before any other request): the kernel is told ENOSYS for
+  // open and flush (files) resp. opendir, and stops sending them.
+  std::atomic<bool> no_open_{false};
+  std::atomic<bool> no_opendir_{false};
+  bool no_open() const { return no_open_.load(std::memory_order_relaxed); }
 
   std::mutex committer_mutex_;
   std::condition_variable committer_cv_;

@@ -179,6 +179,9 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   for (const std::string& opt : config.options) {
     if (opt == "nonempty") {
       allow_nonempty = true;
+    } else if (opt == "commit_on_close") {
+      // Strict mode: open, flush and release reach the daemon; close commits.
+      fs_options.commit_on_close = true;
     } else if (opt.rfind("commit_interval_ms=", 0) == 0) {
       // How often dirty file buffers are committed and the store synced; 0 off.
       std::string value = opt.substr(std::strlen("commit_interval_ms="));
@@ -193,6 +196,10 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
     } else if (!opt.empty()) {
       fuse_options.push_back(opt);
     }
+  }
+  if (fs_options.commit_interval.count() == 0 && !fs_options.commit_on_close) {
+    spdlog::warn("commit_interval_ms=0 without commit_on_close: closed files are committed only "
+                 "by fsync, rename and unmount (a killed daemon loses the rest)");
   }
   Status s = PrepareMountpoint(config.mountpoint, allow_nonempty);
   if (!s.ok()) return fail(s);
