@@ -121,7 +121,10 @@ struct AlexIndex::Impl {
     *b = hi;
   }
   Node* BuildSubtree(const KeyLoc* items, size_t n, bool force_model, std::vector<DataNode*>* leaves);
-  uint32_t ChooseFanoutLog(const std::vector<uint64_t>& chunks, const LinearModel& unit) const;
+  Node* BuildSubtree(const KeyLoc* items, size_t n, bool force_model, std::vector<DataNode*>* leaves,
+                     uint64_t* chunks, uint32_t* route);
+  uint32_t ChooseFanoutLog(const uint64_t* chunks, size_t n, const LinearModel& unit);
+  std::vector<uint32_t> fanout_counts;  // writer-only scratch of ChooseFanoutLog
   void Grow(DataNode* leaf, ModelNode* parent, uint32_t slot);
   void MaybeShrinkOrMerge(DataNode* leaf, ModelNode* parent, uint32_t slot);
   // Replaces old leaves (consecutive siblings old_first..old_last) occupying
@@ -227,25 +230,37 @@ uint64_t AlexIndex::Iterator::location() const { return state_->location; }
 
 // ---------------------------------------------------------------- bulk load
 
-uint32_t AlexIndex::Impl::ChooseFanoutLog(const std::vector<uint64_t>& chunks, const LinearModel& unit) const {
+uint32_t AlexIndex::Impl::ChooseFanoutLog(const uint64_t* chunks, size_t n, const LinearModel& unit) {
   // Cost model: for each candidate fanout, route the keys, group adjacent
   // children as bulk load would, and estimate the average cost per key as
   // kSearchWeight * log2(data node keys) [exponential search within a node]
   // + kLevelWeight for keys whose child needs another model level
   // + kPointerByteWeight * model node bytes / keys.
-  const size_t n = chunks.size();
+  //
+  // One pass over the keys: fanouts are powers of two and the models are the
+  // unit model scaled by them (exact in floating point), so a key's slot at
+  // fanout f/2 is its slot at f halved. Count at the largest candidate, then
+  // fold the counts pairwise for the smaller ones.
   const double ideal = std::log2(std::max<double>(2.0, static_cast<double>(n) / kTargetDataKeys));
   const int center = static_cast<int>(std::ceil(ideal));
-  uint32_t best = 1;
-  double best_cost = 1e300;
-  std::vector<size_t> counts;
-  for (int lg = std::max(1, center - 2); lg <= std::min<int>(kMaxFanoutLog, center + 3); ++lg) {
-    const uint32_t f = 1u << lg;
-    counts.assign(f, 0);
+  const int lo = std::max(1, center - 2);
+  const int hi = std::min<int>(kMaxFanoutLog, center + 3);
+  std::vector<uint32_t>& counts = fanout_counts;
+  counts.assign(size_t{1} << hi, 0);
+  {
+    const uint32_t f = 1u << hi;
     LinearModel m = unit;
     m.slope *= f;
     m.intercept *= f;
-    for (uint64_t c : chunks) ++counts[m.PredictClamped(c, f)];
+    for (size_t i = 0; i < n; ++i) ++counts[m.PredictClamped(chunks[i], f)];
+  }
+  uint32_t best = static_cast<uint32_t>(lo);
+  double best_cost = 1e300;
+  for (int lg = hi; lg >= lo; --lg) {
+    const uint32_t f = 1u << lg;
+    if (lg < hi) {
+      for (uint32_t i = 0; i < f; ++i) counts[i] = counts[2 * i] + counts[2 * i + 1];
+    }
     double cost = 0;
     size_t group = 0;
     auto close_group = [&]() {
@@ -267,7 +282,7 @@ uint32_t AlexIndex::Impl::ChooseFanoutLog(const std::vector<uint64_t>& chunks, c
     }
     close_group();
     cost = cost / static_cast<double>(n) + kPointerByteWeight * 8.0 * f / static_cast<double>(n);
-    if (cost < best_cost) {
+    if (cost <= best_cost) {  // ties go to the smaller fanout
       best_cost = cost;
       best = static_cast<uint32_t>(lg);
     }
@@ -276,22 +291,21 @@ uint32_t AlexIndex::Impl::ChooseFanoutLog(const std::vector<uint64_t>& chunks, c
 }
 
 Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_model,
-                                    std::vector<DataNode*>* leaves) {
+                                    std::vector<DataNode*>* leaves, uint64_t* chunks, uint32_t* route) {
+  // chunks[0, n) and route[0, n) are scratch aligned with items; children
+  // reuse their own sub-ranges (the parent no longer reads those entries).
   if (n < 2 || (!force_model && n <= kMaxBulkDataKeys)) {
     DataNode* d = DataNode::Build(items, n, CapacityFor(n));
     AddMemory(d);
     leaves->push_back(d);
     return d;
   }
-  std::string prefix(items[0].key.substr(0, CommonPrefixLength(items[0].key, items[n - 1].key)));
-  std::vector<uint64_t> chunks(n);
-  LinearModelBuilder builder;
-  for (size_t i = 0; i < n; ++i) {
-    chunks[i] = ChunkOf(items[i].key, prefix);
-    builder.Add(chunks[i], static_cast<double>(i) / static_cast<double>(n));
-  }
-  LinearModel unit = builder.Build();  // predicts rank / n
-  const uint32_t lg = ChooseFanoutLog(chunks, unit);
+  // Keys are sorted, so every key starts with the first and last key's
+  // common prefix: chunks are plain 8-byte loads after it.
+  const size_t plen = CommonPrefixLength(items[0].key, items[n - 1].key);
+  for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
+  const LinearModel unit = FitLinear(chunks, n, 1.0 / static_cast<double>(n));  // predicts rank / n
+  const uint32_t lg = ChooseFanoutLog(chunks, n, unit);
   const uint32_t f = 1u << lg;
   auto scaled = [f](LinearModel m) {
     m.slope *= f;
@@ -301,9 +315,9 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
   LinearModel model = scaled(unit);
   // The model must separate the keys, or recursion would not progress.
   auto separates = [&](const LinearModel& m) {
-    return m.PredictClamped(chunks.front(), f) != m.PredictClamped(chunks.back(), f);
+    return m.PredictClamped(chunks[0], f) != m.PredictClamped(chunks[n - 1], f);
   };
-  if (!separates(model)) model = scaled(builder.BuildEndpoints(0.0));
+  if (!separates(model)) model = scaled(FitEndpoints(chunks, n, 1.0 / static_cast<double>(n)));
   if (!separates(model)) {
     // All keys share one chunk: only a (possibly oversized) data node can hold them.
     DataNode* d = DataNode::Build(items, n, CapacityFor(n));
@@ -311,9 +325,10 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
     leaves->push_back(d);
     return d;
   }
-  ModelNode* m = new ModelNode(std::move(prefix), f);
+  ModelNode* m = new ModelNode(std::string(items[0].key.substr(0, plen)), f);
   m->model = model;
   AddMemory(m);
+  for (size_t i = 0; i < n; ++i) route[i] = model.PredictClamped(chunks[i], f);
   // Routing is monotone: each child's keys are a contiguous run.
   size_t i = 0;
   uint32_t slot = 0;
@@ -323,7 +338,7 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
     uint32_t end = slot;
     while (end < f) {
       size_t k = j;
-      while (k < n && m->model.PredictClamped(chunks[k], f) == end) ++k;
+      while (k < n && route[k] == end) ++k;
       const size_t run = k - j;
       const size_t group = j - i;
       if (end > slot && (group + run > kTargetDataKeys || run > kMaxBulkDataKeys)) break;
@@ -331,13 +346,19 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
       ++end;
       if (run > kMaxBulkDataKeys) break;  // an oversized slot is a child on its own
     }
-    Node* child = BuildSubtree(items + i, j - i, false, leaves);
+    Node* child = BuildSubtree(items + i, j - i, false, leaves, chunks + i, route + i);
     for (uint32_t s = slot; s < end; ++s) m->children[s].store(child, std::memory_order_relaxed);
     i = j;
     slot = end;
   }
   assert(i == n);
   return m;
+}
+
+Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_model, std::vector<DataNode*>* leaves) {
+  std::vector<uint64_t> chunks(n);
+  std::vector<uint32_t> route(n);
+  return BuildSubtree(items, n, force_model, leaves, chunks.data(), route.data());
 }
 
 // ---------------------------------------------------------------- writer
@@ -634,6 +655,45 @@ size_t AlexIndex::size() const { return impl_->size.load(std::memory_order_relax
 size_t AlexIndex::memory_bytes() const { return impl_->memory.load(std::memory_order_relaxed) + sizeof(Impl); }
 
 std::string AlexIndex::CheckInvariants() const { return impl_->Check(); }
+
+std::string AlexIndex::DebugShape() const {
+  std::vector<size_t> models_at, data_at, keys_at;
+  auto walk = [&](auto&& self, const Node* n, size_t depth) -> void {
+    if (models_at.size() <= depth) {
+      models_at.resize(depth + 1);
+      data_at.resize(depth + 1);
+      keys_at.resize(depth + 1);
+    }
+    if (n->is_data()) {
+      ++data_at[depth];
+      keys_at[depth] += static_cast<const DataNode*>(n)->num_keys;
+      return;
+    }
+    ++models_at[depth];
+    const ModelNode* m = static_cast<const ModelNode*>(n);
+    const Node* prev = nullptr;
+    for (uint32_t i = 0; i < m->fanout; ++i) {
+      const Node* c = m->children[i].load(std::memory_order_relaxed);
+      if (c != prev) self(self, c, depth + 1);
+      prev = c;
+    }
+  };
+  walk(walk, impl_->root.load(std::memory_order_relaxed), 0);
+  std::string out;
+  double weighted = 0;
+  size_t keys = 0, data = 0;
+  for (size_t d = 0; d < models_at.size(); ++d) {
+    out += "L" + std::to_string(d) + ": " + std::to_string(models_at[d]) + " model, " + std::to_string(data_at[d]) +
+           " data (" + std::to_string(keys_at[d]) + " keys); ";
+    weighted += static_cast<double>(keys_at[d]) * static_cast<double>(d);
+    keys += keys_at[d];
+    data += data_at[d];
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "mean depth %.2f, %.1f keys/data node", keys ? weighted / keys : 0.0,
+                data ? static_cast<double>(keys) / data : 0.0);
+  return out + buf;
+}
 
 void AlexIndex::SetFullKeyComparesForBenchmark(bool on) { impl_->full_key_compares = on; }
 

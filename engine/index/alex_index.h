@@ -139,6 +139,10 @@ class AlexIndex {
   // Writer only (not concurrently with writes).
   std::string CheckInvariants() const;
 
+  // Helper for tests and benchmarks: tree shape (model nodes per level, data
+  // nodes, key-weighted mean depth, mean keys per data node). Writer only.
+  std::string DebugShape() const;
+
   // Design measurement only (alexfs-bench index --full-key-compares): Find
   // compares full keys at every search step instead of slot chunks, which is
   // what a data node keeping (pointers to) full keys would do. Call before

@@ -15,6 +15,21 @@
 
 namespace alexfs::index {
 
+// The chunk of a key known to start with a p-byte prefix (key.size() >= p).
+inline uint64_t SuffixChunk(std::string_view key, size_t p) {
+  const size_t avail = key.size() - p;
+  const unsigned char* s = reinterpret_cast<const unsigned char*>(key.data()) + p;
+  if (avail >= 8) {
+    uint64_t v;
+    std::memcpy(&v, s, 8);
+    return __builtin_bswap64(v);
+  }
+  if (avail == 0) return 0;
+  uint64_t v = 0;
+  for (size_t i = 0; i < avail; ++i) v = (v << 8) | s[i];
+  return v << (8 * (8 - avail));
+}
+
 inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
   const size_t p = prefix.size();
   if (p != 0) {

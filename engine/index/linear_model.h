@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace alexfs::index {
@@ -29,6 +30,55 @@ struct LinearModel {
 
 // Least-squares fit of y over x = chunk - base; base is the first chunk added
 // (callers add chunks in ascending order).
+// Least-squares fit of y_i = i * y_step over x_i = chunks[i] - chunks[0]
+// (chunks ascending), on every stride-th point plus the last one, stride
+// chosen so at most ~max_points points are used. Two passes (means, then
+// co-moments about the means): no division per point, stable for huge x.
+inline LinearModel FitLinear(const uint64_t* chunks, size_t n, double y_step, size_t max_points = size_t{1} << 16) {
+  LinearModel m;
+  if (n == 0) return m;
+  m.base = chunks[0];
+  const size_t stride = n > max_points ? n / max_points : 1;
+  double sx = 0, sy = 0, cnt = 0;
+  auto each = [&](auto&& fn) {
+    size_t i = 0;
+    for (; i < n; i += stride) fn(i);
+    if (i - stride != n - 1) fn(n - 1);
+  };
+  each([&](size_t i) {
+    sx += static_cast<double>(chunks[i] - m.base);
+    sy += static_cast<double>(i) * y_step;
+    cnt += 1;
+  });
+  const double mx = sx / cnt, my = sy / cnt;
+  double cxy = 0, cxx = 0;
+  each([&](size_t i) {
+    const double dx = static_cast<double>(chunks[i] - m.base) - mx;
+    cxy += dx * (static_cast<double>(i) * y_step - my);
+    cxx += dx * dx;
+  });
+  if (cxx > 0 && cxy > 0) {
+    m.slope = cxy / cxx;
+    m.intercept = my - m.slope * mx;
+  } else {
+    m.slope = 0;
+    m.intercept = my;
+  }
+  return m;
+}
+
+// The line through the first and last point, y from 0 to (n - 1) * y_step
+// (used when least squares fails to separate keys, e.g. one huge cluster and
+// one outlier).
+inline LinearModel FitEndpoints(const uint64_t* chunks, size_t n, double y_step) {
+  LinearModel m;
+  if (n == 0) return m;
+  m.base = chunks[0];
+  const uint64_t dx = chunks[n - 1] - chunks[0];
+  if (dx > 0) m.slope = static_cast<double>(n - 1) * y_step / static_cast<double>(dx);
+  return m;
+}
+
 class LinearModelBuilder {
  public:
   void Add(uint64_t chunk, double y) {

@@ -19,19 +19,19 @@ DataNode::DataNode(std::string p, uint32_t capacity_in)
 }
 
 DataNode* DataNode::Build(const KeyLoc* items, size_t n, uint32_t capacity) {
-  std::string p;
-  if (n >= 2) p.assign(items[0].key.substr(0, CommonPrefixLength(items[0].key, items[n - 1].key)));
-  DataNode* node = new DataNode(std::move(p), capacity);
-  std::vector<uint64_t> chunks(n);
-  LinearModelBuilder builder;
+  size_t plen = 0;
+  if (n >= 2) plen = CommonPrefixLength(items[0].key, items[n - 1].key);
+  DataNode* node = new DataNode(n >= 2 ? std::string(items[0].key.substr(0, plen)) : std::string(), capacity);
+  // Sorted keys all start with the first and last key's common prefix.
+  thread_local std::vector<uint64_t> chunk_buf;
+  if (chunk_buf.size() < n) chunk_buf.resize(n);
+  uint64_t* chunks = chunk_buf.data();
+  for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
   const double scale = static_cast<double>(capacity) / static_cast<double>(std::max<size_t>(n, 1));
-  for (size_t i = 0; i < n; ++i) {
-    chunks[i] = ChunkOf(items[i].key, node->prefix);
-    builder.Add(chunks[i], static_cast<double>(i) * scale);
-  }
-  node->model = builder.Build();
+  node->model = FitLinear(chunks, n, scale);
   // Model-based placement: each key at its predicted slot, pushed right past
   // its predecessor and left enough to leave room for the keys after it.
+  // Then one backward pass fills each gap with a copy of the next key.
   int64_t last = -1;
   for (size_t i = 0; i < n; ++i) {
     int64_t pos = node->model.PredictClamped(chunks[i], capacity);
@@ -41,9 +41,15 @@ DataNode* DataNode::Build(const KeyLoc* items, size_t n, uint32_t capacity) {
     node->SetBit(static_cast<uint32_t>(pos), true);
     last = pos;
   }
-  node->RefillGapsBefore(capacity);
-  for (uint32_t i = 0; i < capacity; ++i) {
-    if (node->Occupied(i)) node->RefillGapsBefore(i);
+  uint64_t c = UINT64_MAX, loc = kNoLocation;
+  for (int64_t i = static_cast<int64_t>(capacity) - 1; i >= 0; --i) {
+    const uint32_t u = static_cast<uint32_t>(i);
+    if (node->Occupied(u)) {
+      c = node->ChunkAt(u);
+      loc = node->LocAt(u);
+    } else {
+      node->Put(u, c, loc);
+    }
   }
   node->num_keys = static_cast<uint32_t>(n);
   return node;
