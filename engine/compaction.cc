@@ -17,6 +17,7 @@
 //     reader (epoch guard or pinned value) lets go.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -34,10 +35,6 @@ struct Candidate {
   uint64_t old_location;
   uint64_t new_location;
   bool tombstone;
-};
-
-struct Output {
-  std::shared_ptr<log::Segment> segment;
 };
 
 }  // namespace
@@ -95,41 +92,144 @@ Status StoreImpl::CompactImpl(bool background) {
     return Status::OK();
   }
 
-  // 3. Candidates.
-  std::vector<Candidate> cands;
+  // 3. Candidates. One ordered walk over the index picks the live entries:
+  // those whose location lies in an input. It reads only the index, never the
+  // log, and yields them in key order (no sort, no per-entry descent). Then
+  // one sequential pass over the inputs (verifying every record) fills in
+  // their keys, values and sequence numbers by location.
+  uint32_t min_id = UINT32_MAX, max_id = 0;
   uint64_t input_bytes = 0;
   for (const auto& seg : inputs) {
-    const uint64_t size = seg->data_bytes.load(std::memory_order_relaxed);
-    input_bytes += size;
-    const uint32_t id = seg->id();
-    auto on_record = [&](const log::DecodedRecord& rec, uint64_t offset) {
+    min_id = std::min(min_id, seg->id());
+    max_id = std::max(max_id, seg->id());
+    input_bytes += seg->data_bytes.load(std::memory_order_relaxed);
+  }
+  std::vector<log::Segment*> input_by_id(max_id - min_id + 1, nullptr);
+  for (const auto& seg : inputs) input_by_id[seg->id() - min_id] = seg.get();
+  auto input_of = [&](uint64_t loc) -> log::Segment* {
+    const uint32_t id = log::LocationSegment(loc);
+    return id >= min_id && id <= max_id ? input_by_id[id - min_id] : nullptr;
+  };
+  // Calls fn(segment, decoded record, offset) for every record of every
+  // input, in location order, verifying them.
+  using InputRecordFn =
+      std::function<void(const log::Segment&, const log::DecodedRecord&, uint64_t)>;
+  auto scan_inputs = [&](const InputRecordFn& fn) -> Status {
+    for (const auto& seg : inputs) {
+      const uint64_t size = seg->data_bytes.load(std::memory_order_relaxed);
+      const log::Segment& sref = *seg;
+      auto on_record = [&](const log::DecodedRecord& rec, uint64_t offset) { fn(sref, rec, offset); };
+      log::ScanResult r;
+      Status s = seg->kind() == log::SegmentKind::kSorted
+                     ? log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r)
+                     : log::ScanLogSegment(seg->name(), seg->base(), size, false, on_record, &r);
+      if (!s.ok()) {
+        spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
+        return s;
+      }
+    }
+    return Status::OK();
+  };
+
+  // Tombstones are kept only where a remaining segment holds older records
+  // they must go on shadowing; newest per key, key order.
+  std::vector<Candidate> tombstones;
+  if (min_remaining_seq != UINT64_MAX) {
+    Status s = scan_inputs([&](const log::Segment& seg, const log::DecodedRecord& rec,
+                               uint64_t offset) {
+      if (rec.type == log::RecordType::kPut || rec.sequence <= min_remaining_seq) return;
+      log::ForEachEntry(rec, [&](const log::Entry& e, uint64_t entry_offset) {
+        if (e.type != log::RecordType::kDelete) return;
+        tombstones.push_back({e.key, {}, rec.sequence,
+                              log::PackLocation(seg.id(), offset + entry_offset), 0, true});
+      });
+    });
+    if (!s.ok()) return s;
+    std::sort(tombstones.begin(), tombstones.end(), [](const Candidate& a, const Candidate& b) {
+      int c = a.key.compare(b.key);
+      return c != 0 ? c < 0 : a.sequence > b.sequence;
+    });
+    tombstones.erase(
+        std::unique(tombstones.begin(), tombstones.end(),
+                    [](const Candidate& a, const Candidate& b) { return a.key == b.key; }),
+        tombstones.end());
+  }
+
+  std::vector<Candidate> cands;
+  size_t next_tomb = 0;
+  // Tombstones with keys below `key` are absent from the index: still needed.
+  auto emit_tombstones_below = [&](std::string_view key) {
+    while (next_tomb < tombstones.size() && tombstones[next_tomb].key < key) {
+      cands.push_back(tombstones[next_tomb++]);
+    }
+    if (next_tomb < tombstones.size() && tombstones[next_tomb].key == key) ++next_tomb;
+  };
+  {
+    constexpr size_t kWalkChunk = 4096;  // keys per epoch guard
+    std::string resume;
+    bool first = true;
+    bool end = false;
+    while (!end) {
+      EpochManager::Guard guard = epochs_->Enter();
+      index::AlexIndex::Iterator it = first ? index_->Begin() : index_->LowerBound(resume);
+      if (!first && it.Valid() && it.key() == resume) it.Next();
+      first = false;
+      for (size_t n = 0; it.Valid(); ++n, it.Next()) {
+        if (n + 1 == kWalkChunk) {
+          resume.assign(it.key());  // resume after this key
+          if (next_tomb < tombstones.size()) emit_tombstones_below(resume);
+          if (input_of(it.location()) != nullptr) {
+            cands.push_back({{}, {}, 0, it.location(), 0, false});
+          }
+          it.Next();
+          break;
+        }
+        if (next_tomb < tombstones.size()) emit_tombstones_below(it.key());
+        if (input_of(it.location()) != nullptr) {
+          cands.push_back({{}, {}, 0, it.location(), 0, false});
+        }
+      }
+      end = !it.Valid();
+    }
+    while (next_tomb < tombstones.size()) cands.push_back(tombstones[next_tomb++]);
+  }
+  tombstones.clear();
+  tombstones.shrink_to_fit();
+  {
+    // Fill in the live entries in location order.
+    std::vector<uint32_t> by_loc;
+    by_loc.reserve(cands.size());
+    for (uint32_t i = 0; i < cands.size(); ++i) {
+      if (!cands[i].tombstone) by_loc.push_back(i);
+    }
+    std::sort(by_loc.begin(), by_loc.end(), [&](uint32_t a, uint32_t b) {
+      return cands[a].old_location < cands[b].old_location;
+    });
+    size_t next = 0;
+    Status s = scan_inputs([&](const log::Segment& seg, const log::DecodedRecord& rec,
+                               uint64_t offset) {
+      if (next == by_loc.size()) return;
+      const uint32_t id = seg.id();
+      if (cands[by_loc[next]].old_location >= log::PackLocation(id, offset + rec.size)) return;
       log::ForEachEntry(rec, [&](const log::Entry& e, uint64_t entry_offset) {
         const uint64_t loc = log::PackLocation(id, offset + entry_offset);
-        EpochManager::Guard guard = epochs_->Enter();
-        uint64_t cur = 0;
-        const bool present = index_->Find(e.key, &cur);
-        if (e.type == log::RecordType::kPut) {
-          if (present && cur == loc) cands.push_back({e.key, e.value, rec.sequence, loc, 0, false});
-        } else if (!present && min_remaining_seq < rec.sequence) {
-          cands.push_back({e.key, {}, rec.sequence, loc, 0, true});
+        while (next < by_loc.size() && cands[by_loc[next]].old_location < loc) ++next;
+        if (next < by_loc.size() && cands[by_loc[next]].old_location == loc) {
+          Candidate& c = cands[by_loc[next++]];
+          c.key = e.key;
+          c.value = e.value;
+          c.sequence = rec.sequence;
         }
       });
-    };
-    log::ScanResult r;
-    Status s = seg->kind() == log::SegmentKind::kSorted
-                   ? log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r)
-                   : log::ScanLogSegment(seg->name(), seg->base(), size, false, on_record, &r);
-    if (!s.ok()) {
-      spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
-      return s;
-    }
+    });
+    if (!s.ok()) return s;
+    // A location that is no entry start cannot come from the index; drop any
+    // such candidate rather than write garbage.
+    std::erase_if(cands, [](const Candidate& c) { return c.key.empty(); });
   }
-  std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
-    int c = a.key.compare(b.key);
-    return c != 0 ? c < 0 : a.sequence > b.sequence;
-  });
 
-  // 4. Write the sorted segments.
+  // 4. Write the sorted segments, each sized up front and written in pieces
+  // (no whole-segment buffer).
   std::vector<std::shared_ptr<log::Segment>> outputs;
   auto discard_outputs = [&] {
     std::vector<uint32_t> ids;
@@ -140,67 +240,93 @@ Status StoreImpl::CompactImpl(bool background) {
     std::lock_guard<std::mutex> tl(table_mu_);
     if (!ids.empty()) RemoveSegmentsLater(std::move(ids));
   };
+  auto record_size = [](const Candidate& c) {
+    return log::kMinRecordSize + c.key.size() + c.value.size();
+  };
+  constexpr uint64_t kWriteChunk = uint64_t{4} << 20;
   log::RecordEncoder enc;
-  size_t first = 0;  // first candidate in the output being built
-  for (size_t i = 0; i <= cands.size(); ++i) {
-    const bool done = i == cands.size();
-    uint64_t next_size = 0;
-    if (!done) {
-      next_size = log::kMinRecordSize + cands[i].key.size() + cands[i].value.size();
+  for (size_t first = 0; first < cands.size();) {
+    // cands[first, last) go into this output.
+    size_t last = first;
+    uint64_t bytes = 0;
+    while (last < cands.size() &&
+           (last == first ||
+            bytes + record_size(cands[last]) + log::kFooterRecordSize <= options_.segment_bytes)) {
+      bytes += record_size(cands[last++]);
     }
-    if (!enc.empty() && (done || enc.size() + next_size + log::kFooterRecordSize >
-                                     options_.segment_bytes)) {
-      // Finish the output holding cands[first, i).
-      enc.AddFooter(i - first, enc.ExtendCrc(0));
-      std::shared_ptr<log::Segment> seg;
-      Status s;
-      {
-        std::lock_guard<std::mutex> tl(table_mu_);
-        const uint32_t id = manifest_.next_file++;
-        s = log::Segment::Create(dir_, id, log::SegmentKind::kSorted, enc.size(), &seg);
-      }
-      if (s.ok()) s = seg->Append(enc, 0);
-      if (s.ok()) s = seg->Sync();
-      if (!s.ok()) {
-        if (seg) seg->MarkObsolete();
-        discard_outputs();
-        spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
-        return s;
-      }
-      seg->data_bytes.store(enc.size(), std::memory_order_relaxed);
-      for (size_t j = first; j < i; ++j) {
-        cands[j].new_location = log::PackLocation(seg->id(), log::LocationOffset(cands[j].new_location));
-        seg->NoteSequence(cands[j].sequence);
-      }
-      {
-        std::lock_guard<std::mutex> tl(table_mu_);
-        PublishTable(table_.load(std::memory_order_relaxed)->With(seg));
-      }
-      outputs.push_back(std::move(seg));
-      enc.Clear();
-      first = i;
+    std::shared_ptr<log::Segment> seg;
+    Status s;
+    {
+      std::lock_guard<std::mutex> tl(table_mu_);
+      const uint32_t id = manifest_.next_file++;
+      s = log::Segment::Create(dir_, id, log::SegmentKind::kSorted, bytes + log::kFooterRecordSize,
+                               &seg);
     }
-    if (done) break;
-    const Candidate& c = cands[i];
-    const uint64_t off = enc.AddEntry(c.tombstone ? log::RecordType::kDelete : log::RecordType::kPut,
-                                      c.sequence, c.key, c.value);
-    cands[i].new_location = off;  // the segment id is filled in when the output is done
+    uint64_t written = 0;
+    uint32_t crc = 0;
+    enc.Clear();
+    for (size_t j = first; s.ok() && j <= last; ++j) {
+      if (j == last || enc.size() >= kWriteChunk) {
+        if (j == last) {
+          crc = enc.ExtendCrc(crc);
+          enc.AddFooter(last - first, crc);
+        } else {
+          crc = enc.ExtendCrc(crc);
+        }
+        s = seg->Append(enc, written);
+        written += enc.size();
+        enc.Clear();
+        if (j == last) break;
+      }
+      Candidate& c = cands[j];
+      const uint64_t off = enc.AddEntry(c.tombstone ? log::RecordType::kDelete : log::RecordType::kPut,
+                                        c.sequence, c.key, c.value);
+      c.new_location = log::PackLocation(seg->id(), written + off);
+      seg->NoteSequence(c.sequence);
+    }
+    if (s.ok()) s = seg->Sync();
+    if (!s.ok()) {
+      if (seg) seg->MarkObsolete();
+      discard_outputs();
+      spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
+      return s;
+    }
+    seg->data_bytes.store(written, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> tl(table_mu_);
+      PublishTable(table_.load(std::memory_order_relaxed)->With(seg));
+    }
+    outputs.push_back(std::move(seg));
+    first = last;
   }
 
-  // 5. Swap index entries that still point at the old places.
+  // 5. Swap index entries that still point at the old places. An entry keeps
+  // its size when it moves, so only the segments' live bytes change.
   std::vector<size_t> swapped;
   uint64_t output_bytes = 0;
   for (const auto& o : outputs) output_bytes += o->data_bytes.load(std::memory_order_relaxed);
+  auto output_of = [&](uint64_t loc) -> log::Segment* {
+    const uint32_t id = log::LocationSegment(loc);
+    for (const auto& o : outputs) {
+      if (o->id() == id) return o.get();
+    }
+    return nullptr;
+  };
   constexpr size_t kSwapChunk = 512;  // let commits in between chunks
   for (size_t i = 0; i < cands.size();) {
     std::lock_guard<std::mutex> il(index_mu_);
     EpochManager::Guard guard = epochs_->Enter();
+    log::Segment* out = nullptr;
     for (size_t end = std::min(cands.size(), i + kSwapChunk); i < end; ++i) {
       const Candidate& c = cands[i];
       if (c.tombstone) continue;
       if (index_->CompareAndSwap(c.key, c.old_location, c.new_location)) {
-        MarkLive(c.new_location);
-        MarkDead(c.old_location);
+        const uint64_t n = log::kEntryHeaderSize + c.key.size() + c.value.size();
+        if (out == nullptr || out->id() != log::LocationSegment(c.new_location)) {
+          out = output_of(c.new_location);
+        }
+        out->live_bytes.fetch_add(n, std::memory_order_relaxed);
+        input_of(c.old_location)->live_bytes.fetch_sub(n, std::memory_order_relaxed);
         swapped.push_back(i);
       }
     }
@@ -250,18 +376,10 @@ Status StoreImpl::CompactImpl(bool background) {
   inputs.clear();
   outputs.clear();
   // Give readers a moment to leave their epochs, then drop the old segments
-  // from the table (their files go when the last pin does). If a reader is
-  // slow, the next roll or compaction drops them.
-  for (int i = 0; i < 50; ++i) {
-    epochs_->ReclaimNow();
-    {
-      std::lock_guard<std::mutex> tl(table_mu_);
-      PruneTable();
-      if (pending_removals_.empty()) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  epochs_->ReclaimNow();  // frees the table that still held them
+  // from the table and free the table that still held them (their files go
+  // when the last pin does). If a reader is slow, the background thread keeps
+  // retrying (ReclaimLoop), and so does the next roll or compaction.
+  ReclaimPending(std::chrono::milliseconds(200));
 
   const uint64_t reclaimed = input_bytes > output_bytes ? input_bytes - output_bytes : 0;
   counters_->compactions.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,7 @@
 #include "engine/store_impl.h"
 
 #include <chrono>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -108,10 +109,49 @@ void StoreImpl::RemoveSegmentsLater(std::vector<uint32_t> ids) {
   pending_removals_.push_back(PendingRemoval{std::move(ids), std::move(due)});
 }
 
-void StoreImpl::PruneTable() {
+bool StoreImpl::PruneTable() {
   bool any = false;
   for (const auto& p : pending_removals_) any |= p.due->load(std::memory_order_acquire);
   if (any) PublishTable(std::make_unique<SegmentTable>(*table_.load(std::memory_order_relaxed)));
+  return any;
+}
+
+bool StoreImpl::ReclaimPending(std::chrono::milliseconds grace) {
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  // Due once every free function retired before it is: the tables retired so
+  // far are then freed by the same ReclaimNow.
+  auto retire_marker = [this] {
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    epochs_->Retire([flag] { flag->store(true, std::memory_order_release); });
+    return flag;
+  };
+  std::shared_ptr<std::atomic<bool>> marker;
+  {
+    std::lock_guard<std::mutex> tl(table_mu_);
+    marker = retire_marker();
+  }
+  for (int round = 0;; ++round) {
+    epochs_->ReclaimNow();
+    bool done;
+    {
+      std::lock_guard<std::mutex> tl(table_mu_);
+      if (PruneTable()) marker = retire_marker();
+      done = pending_removals_.empty() && marker->load(std::memory_order_acquire);
+    }
+    if (done) return true;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    if (round < 20) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (!reclaim_wanted_) {
+    reclaim_wanted_ = true;
+    bg_cv_.notify_all();
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------- reads
@@ -429,7 +469,11 @@ Status StoreImpl::Close() {
 void StoreImpl::BackgroundThread() {
   std::unique_lock<std::mutex> l(mu_);
   while (!closing_) {
-    if (options_.commit_interval.count() > 0) {
+    if (reclaim_wanted_) {
+      auto wait = std::chrono::milliseconds(10);
+      if (options_.commit_interval.count() > 0) wait = std::min(wait, options_.commit_interval);
+      bg_cv_.wait_for(l, wait);
+    } else if (options_.commit_interval.count() > 0) {
       bg_cv_.wait_for(l, options_.commit_interval);
     } else {
       bg_cv_.wait(l);
@@ -437,7 +481,10 @@ void StoreImpl::BackgroundThread() {
     if (closing_) break;
     const bool compact = compaction_wanted_;
     compaction_wanted_ = false;
+    const bool reclaim = reclaim_wanted_;
+    reclaim_wanted_ = false;
     l.unlock();
+    if (reclaim) ReclaimPending(std::chrono::milliseconds(0));  // re-arms itself if not done
     if (options_.commit_interval.count() > 0 && has_unsynced_.load(std::memory_order_relaxed)) {
       Status s = Sync();
       if (!s.ok()) spdlog::error("alexfs: background sync of {}: {}", dir_, s.ToString());

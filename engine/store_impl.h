@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -106,9 +107,14 @@ class StoreImpl final : public Store, private index::KeyReader {
   // removal happens at the first PublishTable after an epoch has passed.
   // REQUIRES: table_mu_ held.
   void RemoveSegmentsLater(std::vector<uint32_t> ids);
-  // Publishes the current table minus the segments that are due, if any.
-  // REQUIRES: table_mu_ held.
-  void PruneTable();
+  // Publishes the current table minus the segments that are due, if any;
+  // true if it published. REQUIRES: table_mu_ held.
+  bool PruneTable();
+  // Retries epoch reclamation and PruneTable until every pending segment
+  // removal is done and the tables retired so far (which hold segments) are
+  // freed, for at most `grace`. True if all is done; otherwise asks the
+  // background thread to go on retrying. REQUIRES: no lock held.
+  bool ReclaimPending(std::chrono::milliseconds grace);
   // The segment holding `location`, with the entry there. REQUIRES: epoch guard.
   const std::shared_ptr<log::Segment>& SegmentOf(uint64_t location) const;
   // Bookkeeping when the index starts / stops pointing at `location`.
@@ -157,6 +163,7 @@ class StoreImpl final : public Store, private index::KeyReader {
   bool closing_ = false;           // protected by mu_
   bool closed_ = false;            // protected by mu_
   bool compaction_wanted_ = false;  // protected by mu_
+  bool reclaim_wanted_ = false;     // protected by mu_; old segments await their last reader
   // Dead bytes at which the background compactor is asked again.
   std::atomic<uint64_t> next_compaction_dead_{0};
   std::thread bg_thread_;
