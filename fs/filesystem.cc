@@ -330,8 +330,10 @@ void Filesystem::Init(fuse_conn_info* conn) {
                    "opened and closed through the daemon, which commits on close");
     }
   }
-  // Directory handles hold no state in either mode.
-  if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) no_opendir_.store(true);
+  // opendir stays answered (cache_readdir + keep_cache) although directory
+  // handles hold no state: no_opendir saved the opendir/releasedir round trips
+  // but repeated listings of an unchanged 10,000-entry directory were no faster
+  // here (the listing itself dominates). See fs/README.md.
   // Directory operations lock what they need (namespace_mutex_).
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
   // Symlink targets never change (a symlink is replaced, never rewritten).

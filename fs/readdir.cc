@@ -17,13 +17,6 @@
 namespace alexfs::fs {
 
 void Filesystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (no_opendir_.load(std::memory_order_relaxed)) {
-    // The kernel stops sending opendir/releasedir and uses cache_readdir +
-    // keep_cache (its defaults without opendir). Listings hold no per-handle
-    // state: offsets are per-inode cookies.
-    fuse_reply_err(req, ENOSYS);
-    return;
-  }
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
     fuse_reply_err(req, ENOENT);
