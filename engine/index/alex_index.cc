@@ -624,6 +624,92 @@ bool AlexIndex::CompareAndSwap(std::string_view key, uint64_t expected, uint64_t
   return true;
 }
 
+size_t AlexIndex::CompareAndSwapSorted(const std::vector<SwapRequest>& sorted_requests, std::vector<bool>* swapped) {
+  std::unique_ptr<bool[]> out;
+  if (swapped != nullptr) out.reset(new bool[sorted_requests.size()]);
+  const size_t n = CompareAndSwapSorted(sorted_requests.data(), sorted_requests.size(), out.get());
+  if (swapped != nullptr) swapped->assign(out.get(), out.get() + sorted_requests.size());
+  return n;
+}
+
+size_t AlexIndex::CompareAndSwapSorted(const SwapRequest* requests, size_t n, bool* swapped) {
+  Impl* im = impl_.get();
+  size_t count = 0;
+  DataNode* leaf = nullptr;
+  int64_t last_occ = -1;       // leaf's last occupied slot (-1: empty)
+  std::string_view last_key;   // its key, read only on a chunk tie
+  bool have_last_key = false;
+  const DataNode* cursor_leaf = nullptr;  // slot of the last swap, and its chunk
+  uint64_t cursor_chunk = 0;
+  uint32_t cursor = 0;
+  auto enter = [&](DataNode* d) {
+    leaf = d;
+    last_occ = d->PrevOccupied(d->capacity);
+    have_last_key = false;
+  };
+  // Whether key, if present, can only be in `leaf` (key <= leaf's last key).
+  auto in_leaf = [&](std::string_view key) {
+    if (last_occ < 0) return false;
+    const uint64_t tc = ChunkOf(key, leaf->prefix);
+    const uint64_t lc = leaf->slots[last_occ].chunk.load(std::memory_order_relaxed);
+    if (tc != lc) return tc < lc;
+    if (!have_last_key) {
+      last_key = im->keys->KeyAt(leaf->slots[last_occ].location.load(std::memory_order_relaxed));
+      have_last_key = true;
+    }
+    return CompareKeys(key, last_key) <= 0;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const SwapRequest& r = requests[i];
+    bool done = false;
+    if (leaf == nullptr) {
+      ModelNode* parent;
+      uint32_t slot;
+      enter(im->DescendWriter(r.key, &parent, &slot));
+    }
+    // A present key lies in the first node (from here on) whose last key is
+    // >= it. Follow two sibling links, then descend from the root once (and
+    // from there follow links past empty nodes).
+    bool descended = false;
+    for (int hops = 0; !in_leaf(r.key);) {
+      DataNode* next = leaf->next.load(std::memory_order_relaxed);
+      if (next == nullptr) break;  // past the last key: absent
+      if (!descended && ++hops > 2) {
+        ModelNode* parent;
+        uint32_t slot;
+        enter(im->DescendWriter(r.key, &parent, &slot));
+        descended = true;
+        continue;
+      }
+      enter(next);
+    }
+    if (last_occ >= 0) {
+      // First slot with chunk >= the key's, then the occupied slots with that
+      // chunk: the one holding `expected` is the key's. Requests ascend, so
+      // after a swap in a run of equal chunks (keys the chunk cannot tell
+      // apart) the next request resumes at that slot: a batch scans each run
+      // once instead of once per request.
+      const uint64_t tc = ChunkOf(r.key, leaf->prefix);
+      uint32_t pos = (leaf == cursor_leaf && tc == cursor_chunk) ? cursor : leaf->LowerBoundChunk(tc);
+      for (uint32_t occ = leaf->NextOccupied(pos); occ < leaf->capacity; occ = leaf->NextOccupied(occ + 1)) {
+        if (leaf->slots[occ].chunk.load(std::memory_order_relaxed) != tc) break;
+        if (leaf->slots[occ].location.load(std::memory_order_relaxed) == r.expected) {
+          leaf->SetLocation(occ, r.desired);
+          if (have_last_key && static_cast<int64_t>(occ) == last_occ) have_last_key = false;
+          cursor_leaf = leaf;
+          cursor_chunk = tc;
+          cursor = occ;
+          done = true;
+          break;
+        }
+      }
+    }
+    if (done) ++count;
+    if (swapped != nullptr) swapped[i] = done;
+  }
+  return count;
+}
+
 bool AlexIndex::Erase(std::string_view key, uint64_t* old_location) {
   Impl* im = impl_.get();
   ModelNode* parent;

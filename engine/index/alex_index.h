@@ -108,6 +108,31 @@ class AlexIndex {
   // `expected` (compaction moving a record). True if swapped.
   bool CompareAndSwap(std::string_view key, uint64_t expected, uint64_t desired);
 
+  // Writer. Batched CompareAndSwap for compaction: requests[0, n) sorted by
+  // key, ascending (equal keys allowed; they are applied in order). For each
+  // request, sets the key's location to `desired` if it is currently
+  // `expected`; swapped[i] (if swapped is given) says whether request i
+  // swapped. Returns the number swapped.
+  //
+  // REQUIRES: each request's `expected` is a location whose record holds that
+  // request's key (compaction's old locations do). The index then never reads
+  // a key through the KeyReader: a slot whose chunk matches and whose location
+  // equals `expected` must hold that key, since a location names one record.
+  // (Only when a key's chunk ties the last key of a data node is that last
+  // key read, once per node.)
+  //
+  // Walks the data nodes in key order along the sibling links: one descent
+  // from the root for the first request, and again only when a request lies
+  // several nodes further on; no structural change happens, so a batch only
+  // bumps the version of the nodes it changes (once per changed slot).
+  struct SwapRequest {
+    std::string_view key;
+    uint64_t expected;
+    uint64_t desired;
+  };
+  size_t CompareAndSwapSorted(const SwapRequest* requests, size_t n, bool* swapped = nullptr);
+  size_t CompareAndSwapSorted(const std::vector<SwapRequest>& sorted_requests, std::vector<bool>* swapped = nullptr);
+
   // Writer. Removes the key; true if it was present (*old_location set if given).
   bool Erase(std::string_view key, uint64_t* old_location = nullptr);
 

@@ -34,7 +34,8 @@ inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
   const size_t p = prefix.size();
   if (p != 0) {
     const size_t m = std::min(key.size(), p);
-    const int c = std::memcmp(key.data(), prefix.data(), m);
+    // m == 0 for an empty key, whose data() may be null (memcmp must not see it).
+    const int c = m == 0 ? 0 : std::memcmp(key.data(), prefix.data(), m);
     if (c < 0) return 0;
     if (c > 0) return UINT64_MAX;
     if (key.size() < p) return 0;  // a proper prefix of the prefix sorts first

@@ -87,6 +87,34 @@ int64_t DataNode::PrevOccupied(uint32_t i) const {
   return w * 64 + 63 - __builtin_clzll(bits);
 }
 
+uint32_t DataNode::LowerBoundChunk(uint64_t tc) const {
+  const int64_t cap = capacity;
+  const int64_t p = model.PredictClamped(tc, capacity);
+  int64_t l, r;
+  if (ChunkAt(static_cast<uint32_t>(p)) < tc) {
+    l = p;
+    int64_t b = 1;
+    while (p + b < cap && ChunkAt(static_cast<uint32_t>(p + b)) < tc) {
+      l = p + b;
+      b *= 2;
+    }
+    r = std::min(p + b, cap);
+  } else {
+    r = p;
+    int64_t b = 1;
+    while (p - b >= 0 && ChunkAt(static_cast<uint32_t>(p - b)) >= tc) {
+      r = p - b;
+      b *= 2;
+    }
+    l = p - b >= 0 ? p - b : -1;
+  }
+  while (r - l > 1) {
+    const int64_t m = l + (r - l) / 2;
+    if (ChunkAt(static_cast<uint32_t>(m)) < tc) l = m; else r = m;
+  }
+  return static_cast<uint32_t>(r);
+}
+
 uint32_t DataNode::LowerBound(std::string_view key, const KeyReader* keys, bool* exact) const {
   *exact = false;
   const uint64_t tc = ChunkOf(key, prefix);

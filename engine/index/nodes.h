@@ -107,7 +107,10 @@ struct DataNode final : Node {
   // slot's key equals `key`. Safe for optimistic readers (bounded, only calls
   // keys->KeyAt on locations this node held); readers must validate after.
   uint32_t LowerBound(std::string_view key, const KeyReader* keys, bool* exact) const;
-  // The same result, but every search step compares full keys (no chunk
+  // First slot whose chunk >= tc (capacity if none): the model-predicted
+  // exponential search, without any key reads.
+  uint32_t LowerBoundChunk(uint64_t tc) const;
+  // The same result as LowerBound, but every search step compares full keys (no chunk
   // compares): models "slots keep full keys" for the design measurement.
   uint32_t LowerBoundFullKeys(std::string_view key, const KeyReader* keys, bool* exact) const;
 

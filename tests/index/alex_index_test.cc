@@ -74,6 +74,48 @@ class Harness {
     }
   }
 
+  // CompareAndSwapSorted against the model applying the same requests one by
+  // one: a sorted batch of present keys (right and wrong expectations),
+  // absent keys and duplicates. Every `expected` holds its key (the API's
+  // precondition): present keys use their current or an older location,
+  // absent ones a fresh copy.
+  void BatchSwap(const std::vector<std::string>& pool, std::mt19937_64& rng, size_t count) {
+    std::vector<std::pair<std::string, std::pair<uint64_t, uint64_t>>> reqs;
+    for (size_t i = 0; i < count; ++i) {
+      const std::string& k = pool[rng() % pool.size()];
+      auto it = model_.find(k);
+      const uint64_t stale = keys_.Add(k);
+      const uint64_t expected = (it != model_.end() && rng() % 4 != 0) ? it->second : stale;
+      reqs.push_back({k, {expected, keys_.Add(k)}});
+    }
+    std::stable_sort(reqs.begin(), reqs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<AlexIndex::SwapRequest> batch;
+    for (const auto& [k, ed] : reqs) batch.push_back({k, ed.first, ed.second});
+    std::vector<bool> swapped;
+    const size_t n = index_.CompareAndSwapSorted(batch, &swapped);
+    size_t want_n = 0;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      auto it = model_.find(reqs[i].first);
+      const bool want = it != model_.end() && it->second == reqs[i].second.first;
+      ASSERT_EQ(swapped[i], want) << "request " << i;
+      if (want) {
+        it->second = reqs[i].second.second;
+        ++want_n;
+      }
+    }
+    ASSERT_EQ(n, want_n);
+    ASSERT_EQ(index_.CheckInvariants(), "");
+    EpochManager::Guard g = epochs_.Enter();
+    for (const auto& [k, ed] : reqs) {
+      uint64_t loc = 0;
+      auto it = model_.find(k);
+      ASSERT_EQ(index_.Find(k, &loc), it != model_.end());
+      if (it != model_.end()) {
+        ASSERT_EQ(loc, it->second);
+      }
+    }
+  }
+
   void Run(KeySet set, uint64_t seed) {
     const Sizes sz = SizesFor(set);
     std::mt19937_64 rng(seed);
@@ -93,6 +135,10 @@ class Harness {
     index_.BulkLoad(sorted);
     ASSERT_EQ(index_.CheckInvariants(), "");
     ExpectSameScan();
+    BatchSwap(pool, rng, 20000);
+    if (::testing::Test::HasFatalFailure()) return;
+    BatchSwap(pool, rng, 50);  // sparse: requests far apart
+    if (::testing::Test::HasFatalFailure()) return;
 
     for (size_t op = 0; op < sz.ops; ++op) {
       const std::string& k = pool[rng() % pool.size()];
@@ -146,6 +192,9 @@ class Harness {
     }
     ASSERT_EQ(index_.CheckInvariants(), "");
     ExpectSameScan();
+    BatchSwap(pool, rng, 30000);
+    if (::testing::Test::HasFatalFailure()) return;
+    ExpectSameScan();
     // Erase everything in random order: shrink and merge down to empty.
     std::vector<std::string> rest;
     for (const auto& [k, loc] : model_) rest.push_back(k);
@@ -196,6 +245,10 @@ TEST(AlexIndexTest, EmptyIndex) {
   EXPECT_FALSE(index.Find("a", &loc));
   EXPECT_FALSE(index.Erase("a"));
   EXPECT_FALSE(index.CompareAndSwap("a", 0, 1));
+  std::vector<AlexIndex::SwapRequest> reqs = {{"a", 0, 1}, {"b", 0, 1}};
+  std::vector<bool> swapped;
+  EXPECT_EQ(index.CompareAndSwapSorted(reqs, &swapped), 0u);
+  EXPECT_EQ(swapped, std::vector<bool>({false, false}));
   EXPECT_GT(index.memory_bytes(), 0u);
 }
 
