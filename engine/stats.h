@@ -41,6 +41,33 @@ class LatencyHistogram {
   std::atomic<uint64_t> sum_ns_{0};
 };
 
+// A counter bumped by many threads: striped over cache lines so that readers
+// on different cores do not bounce one line. Add is a relaxed RMW on (mostly)
+// this thread's stripe; Load sums the stripes.
+class ShardedCounter {
+ public:
+  static constexpr size_t kStripes = 16;
+  void Add(uint64_t n) {
+    stripes_[StripeOfThisThread()].v.fetch_add(n, std::memory_order_relaxed);
+  }
+  uint64_t Load() const {
+    uint64_t sum = 0;
+    for (const auto& s : stripes_) sum += s.v.load(std::memory_order_relaxed);
+    return sum;
+  }
+
+ private:
+  static size_t StripeOfThisThread() {
+    static std::atomic<size_t> next{0};
+    thread_local const size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % kStripes;
+    return stripe;
+  }
+  struct alignas(64) Stripe {
+    std::atomic<uint64_t> v{0};
+  };
+  std::array<Stripe, kStripes> stripes_{};
+};
+
 struct StoreStats {
   // Gauges.
   uint64_t keys = 0;            // live keys
@@ -60,7 +87,8 @@ struct StoreStats {
   uint64_t compaction_bytes_reclaimed = 0;
   uint64_t write_errors = 0;     // Write() calls that failed
   uint64_t recovered_torn_bytes = 0;  // bytes truncated from a torn tail at Open
-  // Latencies.
+  // Latencies. get_latency samples one get in 64 per thread (timing every get
+  // would double its cost); its count is the number of samples.
   LatencyHistogram::Snapshot get_latency;
   LatencyHistogram::Snapshot write_latency;
   LatencyHistogram::Snapshot sync_latency;

@@ -75,9 +75,11 @@ class StoreImpl final : public Store, private index::KeyReader {
     std::condition_variable cv;
   };
 
-  // Live counters behind GetStats(); relaxed atomics.
+  // Live counters behind GetStats(); relaxed atomics, sharded where readers
+  // bump them.
   struct Counters {
-    std::atomic<uint64_t> gets{0}, puts{0}, deletes{0}, batches{0}, commits{0}, syncs{0};
+    ShardedCounter gets;  // bumped by every reader thread
+    std::atomic<uint64_t> puts{0}, deletes{0}, batches{0}, commits{0}, syncs{0};
     std::atomic<uint64_t> bytes_logged{0}, compactions{0}, compaction_bytes_reclaimed{0};
     std::atomic<uint64_t> write_errors{0}, recovered_torn_bytes{0};
     std::atomic<uint64_t> log_bytes{0};   // sum of segments' data_bytes
