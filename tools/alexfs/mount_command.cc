@@ -193,8 +193,10 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
       ->required();
   cmd->add_option("-o", args->options,
                   "Mount options, comma-separated: nonempty (mount over a non-empty directory), "
-                  "commit_interval_ms=N (commit unsynced file data and sync the store every N "
-                  "ms; default 1000, 0 = only on fsync/close/unmount), metrics_file=PATH (also "
+                  "commit_interval_ms=N (commit closed or unsynced file data and sync the store "
+                  "every N ms; default 1000; 0 = only on fsync, rename and unmount), "
+                  "commit_on_close (also commit at every close; cached reads then cost daemon "
+                  "round trips), metrics_file=PATH (also "
                   "export metrics there, e.g. for node_exporter's textfile collector), "
                   "and libfuse's own: allow_other, default_permissions, ro, ...")
       ->allow_extra_args(false);
