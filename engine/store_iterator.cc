@@ -2,9 +2,12 @@
 //
 // Epoch guards belong to a thread and must be short, so the iterator never keeps
 // one between calls. Each refill enters a guard, seeks the index to just past
-// the last key returned, and copies up to a few hundred (key, value) views out,
-// pinning the segments they live in; the views then stay valid without a guard.
-// Each key is seen as it was at the moment its batch was read.
+// the last key returned, and copies the entry addresses of the next batch out
+// (growing batches: 32, 128, 512, 1024), pinning the segments they live in; the
+// entries then stay valid without a guard. Only the index is read while
+// filling: an entry's key and value are decoded from the log when key() or
+// value() asks, so a short scan does not pay a log read for every entry of the
+// batch. Each key is seen as it was at the moment its batch was read.
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,21 +34,17 @@ class StoreIterator final : public Iterator {
       Fill(last, /*exclusive=*/true);
     }
   }
-  std::string_view key() const override { return entries_[pos_].key; }
-  std::string_view value() const override { return entries_[pos_].value; }
+  std::string_view key() const override { return log::EntryAtUnchecked(entries_[pos_]).key; }
+  std::string_view value() const override { return log::EntryAtUnchecked(entries_[pos_]).value; }
   Status status() const override { return Status::OK(); }
 
  private:
-  static constexpr size_t kFirstBatch = 16;
+  static constexpr size_t kFirstBatch = 32;
   static constexpr size_t kMaxBatch = 1024;
 
-  struct Position {
-    std::string_view key;
-    std::string_view value;
-  };
-
   void Fill(std::string_view from, bool exclusive) {
-    std::vector<Position> entries;
+    std::vector<const char*> entries;
+    entries.reserve(batch_size_);
     std::vector<std::shared_ptr<const log::Segment>> pins;
     {
       EpochManager::Guard guard = store_->epochs_->Enter();
@@ -61,8 +60,7 @@ class StoreIterator final : public Iterator {
           for (const auto& p : pins) have |= p.get() == last_seg;
           if (!have) pins.push_back(seg);
         }
-        log::Entry e = log::EntryAtUnchecked(seg->base() + log::LocationOffset(loc));
-        entries.push_back(Position{e.key, e.value});
+        entries.push_back(seg->base() + log::LocationOffset(loc));
         it.Next();
       }
       exhausted_ = !it.Valid();
@@ -70,11 +68,11 @@ class StoreIterator final : public Iterator {
     entries_.swap(entries);
     pins_.swap(pins);
     pos_ = 0;
-    if (!entries_.empty()) resume_key_.assign(entries_.back().key);
+    if (!entries_.empty()) resume_key_.assign(log::EntryAtUnchecked(entries_.back()).key);
   }
 
   const StoreImpl* const store_;
-  std::vector<Position> entries_;                       // views pinned by pins_
+  std::vector<const char*> entries_;  // entries in the log, pinned by pins_
   std::vector<std::shared_ptr<const log::Segment>> pins_;
   size_t pos_ = 0;
   bool exhausted_ = true;
