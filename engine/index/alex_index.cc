@@ -59,13 +59,6 @@ inline void CpuRelax() {
 
 }  // namespace
 
-struct AlexIndex::Iterator::State {
-  const Impl* impl = nullptr;
-  DataNode* node = nullptr;  // null: past the end
-  uint32_t slot = 0;
-  uint64_t version = 0;  // node's version when slot/location were read
-  uint64_t location = 0;
-};
 
 struct AlexIndex::Impl {
   Impl(const KeyReader* k, EpochManager* e) : keys(k), epochs(e) {}
@@ -214,19 +207,19 @@ void AlexIndex::Impl::Seek(std::string_view target, bool strict, Iterator::State
   }
 }
 
-bool AlexIndex::Iterator::Valid() const { return state_ && state_->node != nullptr; }
+bool AlexIndex::Iterator::Valid() const { return state_.node != nullptr; }
 
 void AlexIndex::Iterator::Next() {
-  State* s = state_.get();
+  State* s = &state_;
   if (s->impl->StepFrom(s->node, s->slot + 1, s->version, s)) return;
   // The node changed since we read our position: seek past the current key.
   const std::string_view cur = s->impl->keys->KeyAt(s->location);
   s->impl->Seek(cur, /*strict=*/true, s);
 }
 
-std::string_view AlexIndex::Iterator::key() const { return state_->impl->keys->KeyAt(state_->location); }
+std::string_view AlexIndex::Iterator::key() const { return state_.impl->keys->KeyAt(state_.location); }
 
-uint64_t AlexIndex::Iterator::location() const { return state_->location; }
+uint64_t AlexIndex::Iterator::location() const { return state_.location; }
 
 // ---------------------------------------------------------------- bulk load
 
@@ -728,9 +721,8 @@ bool AlexIndex::Erase(std::string_view key, uint64_t* old_location) {
 
 AlexIndex::Iterator AlexIndex::LowerBound(std::string_view target) const {
   Iterator it;
-  it.state_ = std::make_shared<Iterator::State>();
-  it.state_->impl = impl_.get();
-  impl_->Seek(target, /*strict=*/false, it.state_.get());
+  it.state_.impl = impl_.get();
+  impl_->Seek(target, /*strict=*/false, &it.state_);
   return it;
 }
 

@@ -86,7 +86,11 @@ class KeyReader {
   virtual std::string_view KeyAt(uint64_t location) const = 0;
 };
 
+struct DataNode;
+
 class AlexIndex {
+  struct Impl;
+
  public:
   AlexIndex(const KeyReader* keys, EpochManager* epochs);
   ~AlexIndex();
@@ -145,11 +149,18 @@ class AlexIndex {
     void Next();
     std::string_view key() const;  // read through the KeyReader
     uint64_t location() const;
-    // implementation-defined state
+    // implementation-defined state, held inline (copies are independent;
+    // creating one allocates nothing)
    private:
     friend class AlexIndex;
-    struct State;
-    std::shared_ptr<State> state_;
+    struct State {
+      const Impl* impl = nullptr;
+      DataNode* node = nullptr;  // null: past the end
+      uint32_t slot = 0;
+      uint64_t version = 0;  // node's version when slot/location were read
+      uint64_t location = 0;
+    };
+    State state_;
   };
   // First entry with key >= target.
   Iterator LowerBound(std::string_view target) const;
@@ -175,7 +186,6 @@ class AlexIndex {
   void SetFullKeyComparesForBenchmark(bool on);
 
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
