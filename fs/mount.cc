@@ -112,15 +112,33 @@ class StatsTicker {
 
 }  // namespace
 
-bool IsMountPoint(const std::string& path) {
-  std::string target = Canonical(path);
+std::vector<MountEntry> ReadMountTable() {
+  std::vector<MountEntry> table;
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
+    // "id parent major:minor root mount_point options... - fstype source super_options"
     std::istringstream fields(line);
     std::string id, parent, devno, root, mount_point;
     fields >> id >> parent >> devno >> root >> mount_point;
-    if (UnescapeMountinfo(mount_point) == target) return true;
+    MountEntry entry;
+    entry.mount_point = UnescapeMountinfo(mount_point);
+    size_t dash = line.find(" - ");
+    if (dash != std::string::npos) {
+      std::istringstream rest(line.substr(dash + 3));
+      std::string source;
+      rest >> entry.fstype >> source;
+      entry.source = UnescapeMountinfo(source);
+    }
+    table.push_back(std::move(entry));
+  }
+  return table;
+}
+
+bool IsMountPoint(const std::string& path) {
+  std::string target = Canonical(path);
+  for (const MountEntry& entry : ReadMountTable()) {
+    if (entry.mount_point == target) return true;
   }
   return false;
 }

@@ -44,6 +44,14 @@ Status PrepareMountpoint(const std::string& mountpoint, bool allow_nonempty);
 // Serve returns that error too).
 Status Serve(const MountConfig& config, const std::function<void(const Status&)>& on_ready);
 
+// One line of /proc/self/mountinfo, octal escapes decoded.
+struct MountEntry {
+  std::string mount_point;
+  std::string fstype;  // e.g. "fuse.alexfs"
+  std::string source;  // e.g. "alexfs:/var/lib/alexfs/default"
+};
+std::vector<MountEntry> ReadMountTable();
+
 // True if `path` is a mount point in /proc/self/mountinfo.
 bool IsMountPoint(const std::string& path);
 

@@ -16,9 +16,9 @@
 #include <iostream>
 #include <memory>
 #include <set>
-#include <sstream>
 
 #include "engine/store.h"
+#include "fs/mount.h"
 #include "tools/alexfs/commands.h"
 #include "tools/alexfs/dump_format.h"
 #include "tools/alexfs/key_rules.h"
@@ -220,19 +220,11 @@ std::string DataDirOfMount(const std::string& path) {
   std::error_code ec;
   std::string target = std::filesystem::canonical(path, ec).string();
   if (ec) return "";
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string id, parent, devno, root, mount_point;
-    fields >> id >> parent >> devno >> root >> mount_point;
-    if (mount_point != target) continue;
-    size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream rest(line.substr(dash + 3));
-    std::string fstype, source;
-    rest >> fstype >> source;
-    if (fstype == "fuse.alexfs" && source.rfind("alexfs:", 0) == 0) return source.substr(7);
+  for (const fs::MountEntry& entry : fs::ReadMountTable()) {
+    if (entry.mount_point == target && entry.fstype == "fuse.alexfs" &&
+        entry.source.rfind("alexfs:", 0) == 0) {
+      return entry.source.substr(7);
+    }
   }
   return "";
 }
