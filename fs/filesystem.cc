@@ -370,86 +370,98 @@ namespace {
 
 Filesystem* Self(fuse_req_t req) { return static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
+// The handler's Filesystem, with the request counted.
+Filesystem* Self(fuse_req_t req, Request kind) {
+  Filesystem* fs = Self(req);
+  fs->CountRequest(kind);
+  return fs;
+}
+
 const fuse_lowlevel_ops kOps = [] {
   fuse_lowlevel_ops ops{};
   ops.init = [](void* userdata, fuse_conn_info* conn) {
-    static_cast<Filesystem*>(userdata)->Init(conn);
+    auto* fs = static_cast<Filesystem*>(userdata);
+    fs->CountRequest(Request::kInit);
+    fs->Init(conn);
   };
-  ops.statfs = [](fuse_req_t req, fuse_ino_t ino) { Self(req)->StatFs(req, ino); };
+  ops.statfs = [](fuse_req_t req, fuse_ino_t ino) {
+    Self(req, Request::kStatFs)->StatFs(req, ino);
+  };
   ops.lookup = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    Self(req)->Lookup(req, parent, name);
+    Self(req, Request::kLookup)->Lookup(req, parent, name);
   };
   ops.forget = [](fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-    Self(req)->Forget(ino, nlookup);
+    Self(req, Request::kForget)->Forget(ino, nlookup);
     fuse_reply_none(req);
   };
   ops.forget_multi = [](fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+    Self(req, Request::kForget);
     for (size_t i = 0; i < count; ++i) Self(req)->Forget(forgets[i].ino, forgets[i].nlookup);
     fuse_reply_none(req);
   };
   ops.getattr = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req)->GetAttr(req, ino, fi);
+    Self(req, Request::kGetAttr)->GetAttr(req, ino, fi);
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                   fuse_file_info* fi) { Self(req)->SetAttr(req, ino, attr, to_set, fi); };
-  ops.access = [](fuse_req_t req, fuse_ino_t ino, int mask) { Self(req)->Access(req, ino, mask); };
-  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { Self(req)->ReadLink(req, ino); };
+                   fuse_file_info* fi) { Self(req, Request::kSetAttr)->SetAttr(req, ino, attr, to_set, fi); };
+  ops.access = [](fuse_req_t req, fuse_ino_t ino, int mask) { Self(req, Request::kAccess)->Access(req, ino, mask); };
+  ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { Self(req, Request::kReadLink)->ReadLink(req, ino); };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-    Self(req)->MkNod(req, parent, name, mode, rdev);
+    Self(req, Request::kMkNod)->MkNod(req, parent, name, mode, rdev);
   };
   ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-    Self(req)->MkDir(req, parent, name, mode);
+    Self(req, Request::kMkDir)->MkDir(req, parent, name, mode);
   };
   ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    Self(req)->Unlink(req, parent, name);
+    Self(req, Request::kUnlink)->Unlink(req, parent, name);
   };
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    Self(req)->RmDir(req, parent, name);
+    Self(req, Request::kRmDir)->RmDir(req, parent, name);
   };
   ops.symlink = [](fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-    Self(req)->Symlink(req, target, parent, name);
+    Self(req, Request::kSymlink)->Symlink(req, target, parent, name);
   };
   ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                   const char* newname, unsigned int flags) {
-    Self(req)->Rename(req, parent, name, newparent, newname, flags);
+    Self(req, Request::kRename)->Rename(req, parent, name, newparent, newname, flags);
   };
   ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-    Self(req)->Link(req, ino, newparent, newname);
+    Self(req, Request::kLink)->Link(req, ino, newparent, newname);
   };
   ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req)->Open(req, ino, fi);
+    Self(req, Request::kOpen)->Open(req, ino, fi);
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                  fuse_file_info* fi) { Self(req)->Create(req, parent, name, mode, fi); };
+                  fuse_file_info* fi) { Self(req, Request::kCreate)->Create(req, parent, name, mode, fi); };
   ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    Self(req)->Read(req, ino, size, off, fi);
+    Self(req, Request::kRead)->Read(req, ino, size, off, fi);
   };
   ops.write = [](fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-                 fuse_file_info* fi) { Self(req)->Write(req, ino, buf, size, off, fi); };
+                 fuse_file_info* fi) { Self(req, Request::kWrite)->Write(req, ino, buf, size, off, fi); };
   ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req)->Flush(req, ino, fi);
+    Self(req, Request::kFlush)->Flush(req, ino, fi);
   };
   ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req)->Release(req, ino, fi);
+    Self(req, Request::kRelease)->Release(req, ino, fi);
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-    Self(req)->Fsync(req, ino, datasync, fi);
+    Self(req, Request::kFsync)->Fsync(req, ino, datasync, fi);
   };
   ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req)->OpenDir(req, ino, fi);
+    Self(req, Request::kOpenDir)->OpenDir(req, ino, fi);
   };
   ops.readdir = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    Self(req)->ReadDir(req, ino, size, off, fi, /*plus=*/false);
+    Self(req, Request::kReadDir)->ReadDir(req, ino, size, off, fi, /*plus=*/false);
   };
   ops.readdirplus = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        fuse_file_info* fi) {
-    Self(req)->ReadDir(req, ino, size, off, fi, /*plus=*/true);
+    Self(req, Request::kReadDirPlus)->ReadDir(req, ino, size, off, fi, /*plus=*/true);
   };
   ops.releasedir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req)->ReleaseDir(req, ino, fi);
+    Self(req, Request::kReleaseDir)->ReleaseDir(req, ino, fi);
   };
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-    Self(req)->FsyncDir(req, ino, datasync, fi);
+    Self(req, Request::kFsyncDir)->FsyncDir(req, ino, datasync, fi);
   };
   return ops;
 }();

@@ -68,6 +68,7 @@
 
 #include "engine/store.h"
 #include "fs/inode_table.h"
+#include "fs/request_counts.h"
 #include "fs/value_format.h"
 
 namespace alexfs::fs {
@@ -113,6 +114,11 @@ class Filesystem {
 
   // The operation table handed to fuse_session_new; userdata is the Filesystem.
   static const fuse_lowlevel_ops& Operations();
+
+  // Requests received so far, per kind (every entry of Operations() counts
+  // its request before handling it). Thread-safe.
+  void CountRequest(Request kind) { requests_.Add(kind); }
+  RequestTotals Requests() const { return requests_.Totals(); }
 
   // ---- Operations (called through Operations()) ----
   void Init(fuse_conn_info* conn);
@@ -269,6 +275,8 @@ class Filesystem {
   std::condition_variable committer_cv_;
   bool stopping_ = false;  // GUARDED_BY(committer_mutex_)
   std::thread committer_;
+
+  RequestCounts requests_;
 };
 
 // Maps a store Status to the errno the kernel gets: its errno, or EIO.

@@ -77,7 +77,8 @@ Status DetachDeadMount(const std::string& mountpoint) {
 // more from Stop().
 class StatsTicker {
  public:
-  StatsTicker(const MountConfig& config, const Store* store) : config_(config), store_(store) {
+  StatsTicker(const MountConfig& config, const Store* store, const Filesystem* filesystem)
+      : config_(config), store_(store), filesystem_(filesystem) {
     if (config_.on_stats) thread_ = std::thread([this] { Run(); });
   }
   ~StatsTicker() { Stop(); }
@@ -89,21 +90,23 @@ class StatsTicker {
     }
     cv_.notify_all();
     thread_.join();
-    config_.on_stats(store_->GetStats());
+    Report();
   }
 
  private:
+  void Report() { config_.on_stats(store_->GetStats(), filesystem_->Requests()); }
   void Run() {
-    config_.on_stats(store_->GetStats());  // the figures at mount time
+    Report();  // the figures at mount time
     std::unique_lock<std::mutex> lock(mu_);
     while (!cv_.wait_for(lock, config_.stats_period, [this] { return stop_; })) {
       lock.unlock();
-      config_.on_stats(store_->GetStats());
+      Report();
       lock.lock();
     }
   }
   const MountConfig& config_;
   const Store* store_;
+  const Filesystem* filesystem_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // protected by mu_
@@ -281,7 +284,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   spdlog::info("mounted {} at {}", config.data_dir, config.mountpoint);
   on_ready(Status::OK());
 
-  StatsTicker ticker(config, store.get());
+  StatsTicker ticker(config, store.get(), &filesystem);
 
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(loop, 0);

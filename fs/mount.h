@@ -13,6 +13,7 @@
 
 #include "engine/stats.h"
 #include "engine/status.h"
+#include "fs/request_counts.h"
 
 namespace alexfs::fs {
 
@@ -29,8 +30,9 @@ struct MountConfig {
   // commit: systemd's STOPPING=1.
   std::function<void()> on_stopping;
   // Called every stats_period while mounted and once more after the final
-  // commit, from a thread of its own: the daemon's metrics export.
-  std::function<void(const StoreStats&)> on_stats;
+  // commit, from a thread of its own: the daemon's metrics export (the store's
+  // figures and the FUSE requests received, per kind).
+  std::function<void(const StoreStats&, const RequestTotals&)> on_stats;
   std::chrono::milliseconds stats_period{10000};
 };
 

@@ -194,6 +194,17 @@ TEST(OfflineTools, StatsOfAMountedStoreComeFromItsDaemon) {
   size_t at = out.find(puts);
   ASSERT_NE(at, std::string::npos) << out;
   EXPECT_GT(std::stoull(out.substr(at + puts.size())), 0u) << out;
+  // And the FUSE requests behind it, per operation: the file was created and
+  // written through the kernel; nothing was renamed.
+  auto requests = [&](const std::string& op) -> uint64_t {
+    std::string sample = "alexfs_fs_requests_total{store=\"" + mounted.data_dir() + "\",op=\"" + op + "\"} ";
+    size_t p = out.find(sample);
+    EXPECT_NE(p, std::string::npos) << op << "\n" << out;
+    return p == std::string::npos ? 0 : std::stoull(out.substr(p + sample.size()));
+  };
+  EXPECT_GE(requests("create"), 1u);
+  EXPECT_GE(requests("write"), 1u);
+  EXPECT_EQ(requests("rename"), 0u);
 }
 
 }  // namespace

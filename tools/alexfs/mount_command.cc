@@ -77,8 +77,8 @@ fs::MountConfig ToConfig(const MountArgs& args) {
   std::vector<std::string> targets = {config.data_dir + "/metrics.prom"};
   if (!metrics_file.empty()) targets.push_back(metrics_file);
   std::string data_dir = config.data_dir;
-  config.on_stats = [targets, data_dir](const StoreStats& stats) {
-    std::string text = PrometheusText(stats, data_dir);
+  config.on_stats = [targets, data_dir](const StoreStats& stats, const fs::RequestTotals& requests) {
+    std::string text = PrometheusText(stats, data_dir, &requests);
     for (const std::string& path : targets) {
       Status s = WriteFileAtomically(path, text);
       if (!s.ok()) spdlog::warn("metrics: {}", s.message());

@@ -1,6 +1,8 @@
 #include "tools/alexfs/prometheus.h"
 
+#include <array>
 #include <cstdio>
+#include <string>
 
 namespace alexfs::tools {
 namespace {
@@ -20,6 +22,16 @@ class Writer {
   void Metric(const char* name, const char* type, const char* help, double value) {
     Header(name, type, help);
     Sample(name, "", value);
+  }
+  // One metric with one sample per value of the label `label`.
+  template <size_t N>
+  void Labelled(const char* name, const char* type, const char* help, const char* label,
+                const std::array<const char*, N>& values, const std::array<uint64_t, N>& counts) {
+    Header(name, type, help);
+    for (size_t i = 0; i < N; ++i) {
+      std::string extra = std::string(",") + label + "=\"" + values[i] + "\"";
+      Sample(name, extra.c_str(), static_cast<double>(counts[i]));
+    }
   }
   void Histogram(const char* name, const char* help, const LatencyHistogram::Snapshot& h) {
     Header(name, "histogram", help);
@@ -64,7 +76,8 @@ class Writer {
 
 }  // namespace
 
-std::string PrometheusText(const StoreStats& s, const std::string& data_dir) {
+std::string PrometheusText(const StoreStats& s, const std::string& data_dir,
+                           const fs::RequestTotals* requests) {
   Writer w(data_dir);
   auto d = [](uint64_t v) { return static_cast<double>(v); };
   w.Metric("alexfs_keys", "gauge", "Live keys in the store.", d(s.keys));
@@ -93,6 +106,12 @@ std::string PrometheusText(const StoreStats& s, const std::string& data_dir) {
               s.write_latency);
   w.Histogram("alexfs_sync_seconds", "Latency of fdatasync on the log.", s.sync_latency);
   w.Histogram("alexfs_compaction_seconds", "Duration of compaction runs.", s.compaction_latency);
+  if (requests != nullptr) {
+    std::array<const char*, fs::kRequestKinds> names{};
+    for (size_t i = 0; i < fs::kRequestKinds; ++i) names[i] = fs::RequestName(static_cast<fs::Request>(i));
+    w.Labelled("alexfs_fs_requests_total", "counter", "FUSE requests received, by operation.", "op",
+               names, *requests);
+  }
   return w.Take();
 }
 

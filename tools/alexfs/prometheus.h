@@ -6,9 +6,14 @@
 #include <string>
 
 #include "engine/stats.h"
+#include "fs/request_counts.h"
 
 namespace alexfs::tools {
 
-std::string PrometheusText(const StoreStats& stats, const std::string& data_dir);
+// `requests` (the mounted daemon's FUSE request counts) adds
+// alexfs_fs_requests_total{op="..."}; `alexfs stats` of an unmounted store
+// passes none.
+std::string PrometheusText(const StoreStats& stats, const std::string& data_dir,
+                           const fs::RequestTotals* requests = nullptr);
 
 }  // namespace alexfs::tools

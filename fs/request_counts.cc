@@ -1,0 +1,16 @@
+#include "fs/request_counts.h"
+
+namespace alexfs::fs {
+
+const char* RequestName(Request r) {
+  static constexpr const char* kNames[kRequestKinds] = {
+      "init",    "statfs",   "lookup",  "forget",  "getattr",  "setattr",     "access",
+      "readlink", "mknod",   "mkdir",   "unlink",  "rmdir",    "symlink",     "rename",
+      "link",    "open",     "create",  "read",    "write",    "flush",       "release",
+      "fsync",   "opendir",  "readdir", "readdirplus", "releasedir", "fsyncdir",
+  };
+  const auto i = static_cast<size_t>(r);
+  return i < kRequestKinds ? kNames[i] : "unknown";
+}
+
+}  // namespace alexfs::fs
