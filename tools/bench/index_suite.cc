@@ -42,13 +42,26 @@ class Arena final : public index::KeyReader {
     return off;
   }
   std::string_view KeyAt(uint64_t location) const override {
+    if (counting_) ++key_reads_;
     uint16_t len;
     std::memcpy(&len, buf_.data() + location, 2);
     return std::string_view(buf_.data() + location + 2, len);
   }
+  // KeyAt call counting, for single-threaded measurement passes only (never
+  // enabled while other threads use the arena).
+  void StartCounting() {
+    key_reads_ = 0;
+    counting_ = true;
+  }
+  uint64_t StopCounting() {
+    counting_ = false;
+    return key_reads_;
+  }
 
  private:
   std::string buf_;  // reserved up front: never reallocates while readers run
+  bool counting_ = false;
+  mutable uint64_t key_reads_ = 0;
 };
 
 struct KeySetSpec {
@@ -249,6 +262,19 @@ void RunSortedVector(const Setup& s, const Options& o, Report* report, const Row
   if (sink == 42) std::printf(" ");
 }
 
+// Mean KeyReader::KeyAt calls per op over (up to) the first 100k ops, in a
+// separate untimed single-threaded pass.
+template <typename Op>
+std::string KeyReadsPerOp(const Setup& s, size_t n, Op&& op) {
+  n = std::min<size_t>(n, 100000);
+  s.arena->StartCounting();
+  for (size_t i = 0; i < n; ++i) op(i);
+  const uint64_t reads = s.arena->StopCounting();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", n ? static_cast<double>(reads) / static_cast<double>(n) : 0.0);
+  return buf;
+}
+
 void RunAlex(const Setup& s, const Options& o, Report* report, const Row& base) {
   EpochManager epochs;
   const size_t before = MallocInUse();
@@ -281,6 +307,11 @@ void RunAlex(const Setup& s, const Options& o, Report* report, const Row& base) 
     idx->Find(s.present[s.probe[i]].first, &loc);
     sink += loc;
   });
+  r.note += " keyreads/op=" + KeyReadsPerOp(s, n, [&](size_t i) {
+              uint64_t loc = 0;
+              idx->Find(s.present[s.probe[i]].first, &loc);
+              sink += loc;
+            });
   report->Add(r);
   r = row("lookup-miss");
   TimeOps(std::min(n, s.missing.size()), &r, [&](size_t i) {
@@ -288,6 +319,10 @@ void RunAlex(const Setup& s, const Options& o, Report* report, const Row& base) 
     uint64_t loc = 0;
     sink += idx->Find(s.missing[i].first, &loc);
   });
+  r.note += " keyreads/op=" + KeyReadsPerOp(s, std::min(n, s.missing.size()), [&](size_t i) {
+              uint64_t loc = 0;
+              sink += idx->Find(s.missing[i].first, &loc);
+            });
   report->Add(r);
   r = row("seek+scan100");
   TimeOps(n / 10, &r, [&](size_t i) {
