@@ -643,7 +643,7 @@ size_t AlexIndex::CompareAndSwapSorted(const SwapRequest* requests, size_t n, bo
   // Whether key, if present, can only be in `leaf` (key <= leaf's last key).
   auto in_leaf = [&](std::string_view key) {
     if (last_occ < 0) return false;
-    const uint64_t tc = ChunkOf(key, leaf->prefix);
+    const uint64_t tc = leaf->KeyChunk(key);
     const uint64_t lc = leaf->slots[last_occ].chunk.load(std::memory_order_relaxed);
     if (tc != lc) return tc < lc;
     if (!have_last_key) {
@@ -682,7 +682,7 @@ size_t AlexIndex::CompareAndSwapSorted(const SwapRequest* requests, size_t n, bo
       // after a swap in a run of equal chunks (keys the chunk cannot tell
       // apart) the next request resumes at that slot: a batch scans each run
       // once instead of once per request.
-      const uint64_t tc = ChunkOf(r.key, leaf->prefix);
+      const uint64_t tc = leaf->KeyChunk(r.key);
       uint32_t pos = (leaf == cursor_leaf && tc == cursor_chunk) ? cursor : leaf->LowerBoundChunk(tc);
       for (uint32_t occ = leaf->NextOccupied(pos); occ < leaf->capacity; occ = leaf->NextOccupied(occ + 1)) {
         if (leaf->slots[occ].chunk.load(std::memory_order_relaxed) != tc) break;

@@ -18,6 +18,11 @@ DataNode::DataNode(std::string p, uint32_t capacity_in)
   for (size_t w = 0; w < BitmapWords(); ++w) bitmap[w].store(0, std::memory_order_relaxed);
 }
 
+size_t DataNode::MemoryBytes() const {
+  return sizeof(*this) + prefix.capacity() + sel.tmpl.capacity() + capacity * sizeof(Slot) +
+         BitmapWords() * sizeof(uint64_t);
+}
+
 DataNode* DataNode::Build(const KeyLoc* items, size_t n, uint32_t capacity) {
   size_t plen = 0;
   if (n >= 2) plen = CommonPrefixLength(items[0].key, items[n - 1].key);
@@ -26,7 +31,12 @@ DataNode* DataNode::Build(const KeyLoc* items, size_t n, uint32_t capacity) {
   thread_local std::vector<uint64_t> chunk_buf;
   if (chunk_buf.size() < n) chunk_buf.resize(n);
   uint64_t* chunks = chunk_buf.data();
-  for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
+  node->sel = ChooseSelection(n, plen, [items](size_t i) { return items[i].key; });
+  if (node->sel.count == 0) {
+    for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
+  } else {
+    for (size_t i = 0; i < n; ++i) chunks[i] = SelectedChunk(items[i].key, plen, node->sel);
+  }
   const double scale = static_cast<double>(capacity) / static_cast<double>(std::max<size_t>(n, 1));
   node->model = FitLinear(chunks, n, scale);
   // Model-based placement: each key at its predicted slot, pushed right past
@@ -117,7 +127,7 @@ uint32_t DataNode::LowerBoundChunk(uint64_t tc) const {
 
 uint32_t DataNode::LowerBound(std::string_view key, const KeyReader* keys, bool* exact) const {
   *exact = false;
-  const uint64_t tc = ChunkOf(key, prefix);
+  const uint64_t tc = KeyChunk(key);
   const int64_t cap = capacity;
   const int64_t p = model.PredictClamped(tc, capacity);
   // Exponential search from the prediction for the first slot with chunk >= tc.
@@ -176,7 +186,7 @@ uint32_t DataNode::LowerBound(std::string_view key, const KeyReader* keys, bool*
 uint32_t DataNode::LowerBoundFullKeys(std::string_view key, const KeyReader* keys, bool* exact) const {
   *exact = false;
   const int64_t cap = capacity;
-  const int64_t p = model.PredictClamped(ChunkOf(key, prefix), capacity);
+  const int64_t p = model.PredictClamped(KeyChunk(key), capacity);
   auto cmp = [&](int64_t i) {
     const uint64_t loc = LocAt(static_cast<uint32_t>(i));
     const int c = loc == kNoLocation ? 1 : CompareKeys(keys->KeyAt(loc), key);
@@ -230,7 +240,7 @@ void DataNode::SetLocation(uint32_t i, uint64_t location) {
 }
 
 void DataNode::Insert(std::string_view key, uint64_t location, uint32_t pos) {
-  const uint64_t chunk = ChunkOf(key, prefix);
+  const uint64_t chunk = KeyChunk(key);
   const int64_t succ = NextOccupied(pos);
   const int64_t pred = PrevOccupied(pos);
   BeginWrite();
@@ -301,7 +311,7 @@ std::string DataNode::Check(const KeyReader* keys) const {
   for (uint32_t i = NextOccupied(0); i < capacity; i = NextOccupied(i + 1)) {
     ++count;
     std::string_view k = keys->KeyAt(LocAt(i));
-    if (ChunkOf(k, prefix) != ChunkAt(i)) return "slot " + std::to_string(i) + " has a stale chunk";
+    if (KeyChunk(k) != ChunkAt(i)) return "slot " + std::to_string(i) + " has a stale chunk";
     if (have_prev && CompareKeys(prev_key, k) >= 0) return "keys out of order at slot " + std::to_string(i);
     prev_key = k;
     have_prev = true;

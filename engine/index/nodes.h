@@ -89,10 +89,12 @@ struct DataNode final : Node {
   // unique), trained on them. REQUIRES: n <= capacity.
   static DataNode* Build(const KeyLoc* items, size_t n, uint32_t capacity);
 
-  size_t MemoryBytes() const {
-    return sizeof(*this) + prefix.capacity() + capacity * sizeof(Slot) +
-           BitmapWords() * sizeof(uint64_t);
-  }
+  // The chunk of `key` in this node (prefix + selection; key_chunk.h).
+  uint64_t KeyChunk(std::string_view key) const { return ChunkOf(key, prefix, sel); }
+
+  // Out of line: GCC 12 -Warray-bounds misfires when this is inlined next to
+  // a ModelNode allocation.
+  size_t MemoryBytes() const;
   size_t BitmapWords() const { return (capacity + 63) / 64; }
 
   bool Occupied(uint32_t i) const {
@@ -131,6 +133,7 @@ struct DataNode final : Node {
   std::string Check(const KeyReader* keys) const;
 
   const uint32_t capacity;  // const after publish
+  ChunkSelection sel;       // const after publish
   uint32_t num_keys = 0;    // writer only
   std::atomic<uint64_t> version{2};  // never 0: readers use 0 as "no expectation"
   std::atomic<DataNode*> prev{nullptr};

@@ -228,7 +228,7 @@ TEST_P(AlexIndexDifferentialTest, MatchesStdMap) {
 INSTANTIATE_TEST_SUITE_P(KeySets, AlexIndexDifferentialTest,
                          ::testing::Values(KeySet::kSequential, KeySet::kUniform, KeySet::kPathLike,
                                            KeySet::kLateDifference, KeySet::kBinary, KeySet::kHuge,
-                                           KeySet::kExponential, KeySet::kCluster),
+                                           KeySet::kExponential, KeySet::kCluster, KeySet::kSparseBytes),
                          [](const ::testing::TestParamInfo<KeySet>& info) {
                            return std::string(testing::KeySetName(info.param));
                          });

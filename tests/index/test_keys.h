@@ -39,6 +39,7 @@ enum class KeySet {
   kHuge,            // 4096-byte keys
   kExponential,     // exponentially spaced big-endian integers
   kCluster,         // one dense cluster among sparse keys
+  kSparseBytes,     // differing bytes far apart, separated by long shared runs
 };
 
 inline const char* KeySetName(KeySet s) {
@@ -51,6 +52,7 @@ inline const char* KeySetName(KeySet s) {
     case KeySet::kHuge: return "Huge";
     case KeySet::kExponential: return "Exponential";
     case KeySet::kCluster: return "Cluster";
+    case KeySet::kSparseBytes: return "SparseBytes";
   }
   return "?";
 }
@@ -106,6 +108,17 @@ inline std::string MakeKey(KeySet set, uint64_t i, std::mt19937_64& rng) {
     case KeySet::kCluster: {
       if (rng() % 4 == 0) return BigEndian(rng());
       return BigEndian(0x5000000000000000ull + rng() % 200000);
+    }
+    case KeySet::kSparseBytes: {
+      // Digits at offsets 4-5, 30-32 and 90-93 (beyond the 64-byte selection
+      // window of a node whose prefix ends before 30); sometimes a shorter key
+      // or a different byte inside a shared run.
+      std::string s = "dir/" + std::to_string(10 + rng() % 20) + std::string(24, '-') +
+                      std::to_string(100 + rng() % 30) + std::string(57, '.') + std::to_string(1000 + rng() % 9000);
+      const uint64_t r = rng() % 16;
+      if (r == 0) s.resize(rng() % s.size() + 1);
+      if (r == 1) s[rng() % s.size()] = static_cast<char>(rng());
+      return s;
     }
   }
   return "x";
