@@ -31,6 +31,8 @@ constexpr size_t kMaxBulkDataKeys = 1024;
 constexpr uint32_t kMaxFanoutLog = 20;
 // Merge a small data node into its neighbour if together they hold fewer.
 constexpr size_t kMergeKeys = kTargetDataKeys / 2;
+// Keys a model node's chunk selection is chosen from (key_chunk.h).
+constexpr size_t kSelectionSample = 2048;
 
 // Cost model weights (bulk load fanout choice), in units of "one exponential
 // search step": a key in a child that needs another model node level pays
@@ -296,7 +298,14 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
   // Keys are sorted, so every key starts with the first and last key's
   // common prefix: chunks are plain 8-byte loads after it.
   const size_t plen = CommonPrefixLength(items[0].key, items[n - 1].key);
-  for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
+  // A sample of the keys chooses the selection: reading every key once more
+  // per level (random reads into the log) doubled the bulk-load time.
+  ChunkSelection sel = ChooseSelection(n, plen, [items](size_t i) { return items[i].key; }, kSelectionSample);
+  if (sel.count == 0) {
+    for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
+  } else {
+    for (size_t i = 0; i < n; ++i) chunks[i] = SelectedChunk(items[i].key, plen, sel);
+  }
   const LinearModel unit = FitLinear(chunks, n, 1.0 / static_cast<double>(n));  // predicts rank / n
   const uint32_t lg = ChooseFanoutLog(chunks, n, unit);
   const uint32_t f = 1u << lg;
@@ -320,6 +329,7 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
   }
   ModelNode* m = new ModelNode(std::string(items[0].key.substr(0, plen)), f);
   m->model = model;
+  m->sel = std::move(sel);
   AddMemory(m);
   for (size_t i = 0; i < n; ++i) route[i] = model.PredictClamped(chunks[i], f);
   // Routing is monotone: each child's keys are a contiguous run.

@@ -53,23 +53,34 @@ inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
   return v;
 }
 
-// A data node's chunk selection: which bytes after the node's prefix form
-// its chunk. count == 0: the plain chunk (the 8 bytes right after the
-// prefix). Otherwise the chunk is the bytes at offsets pos[0] < ... <
-// pos[count-1] after the prefix (count <= 8, zero-padded on the right), and
-// the skipped offsets below pos[count-1] are "constant": bytes the node's
-// build keys all share, kept in tmpl (tmpl[j] for offset j). A key that
-// differs from tmpl at a constant offset (or ends there) clamps the rest of
-// its chunk to 0xff.. (byte above tmpl) or 0x00.. (below, or ended). This is
-// monotone, like the plain chunk: the first differing byte of two keys is a
-// selected offset (ordered bytes), a constant one (the smaller key clamps
-// down or the larger up), or lies beyond the selection (equal chunks).
-// Chosen at build time (ChooseSelection): the first 8 offsets where the build
-// keys differ, so keys that share bytes inside the plain 8-byte window (path
-// keys of one directory: "12/file-NNNNN") still get distinct chunks.
+// A node's chunk selection: which bytes after the node's prefix form its
+// chunk, and how. count == 0: the plain chunk (the 8 bytes right after the
+// prefix). Otherwise the chunk is a mixed-radix number over the bytes at
+// offsets pos[0] < ... < pos[count-1] after the prefix (count <= 16): digit i
+// is byte - lo[i], in [0, radix[i]), where [lo, lo + radix) covers the bytes
+// the node's build keys have there; the product of the radixes is <= 2^64.
+// The skipped offsets below pos[count-1] are "constant": bytes the build keys
+// all share, kept in tmpl (tmpl[j] for offset j).
+//
+// A key that leaves this shape clamps the rest of its chunk: at a constant
+// offset with another byte, or at a selected offset with a byte outside
+// [lo, lo + radix), the remaining digits become all maximal (byte above) or
+// all zero (byte below, or the key ended). This is monotone, like the plain
+// chunk: at the first offset where two keys differ, either both digits are in
+// range and ordered, or the smaller key clamps down / the larger clamps up;
+// if they differ only beyond the selection, their chunks are equal.
+//
+// Chosen at build time (ChooseSelection). Path keys of one directory share
+// "12/file-" inside the plain 8-byte window and tie there; the selection
+// skips the shared bytes, and digits (radix 10) pack 11 decimal places into a
+// chunk, so the node's keys get distinct chunks and its linear model sees
+// evenly spread numbers instead of ASCII digits with 246-wide holes.
 struct ChunkSelection {
+  static constexpr unsigned kMaxCount = 16;
   uint8_t count = 0;
-  uint8_t pos[8] = {};
+  uint8_t pos[kMaxCount] = {};
+  uint8_t lo[kMaxCount] = {};
+  uint16_t radix[kMaxCount] = {};
   std::string tmpl;
 };
 
@@ -77,12 +88,12 @@ struct ChunkSelection {
 // scan and the per-lookup work).
 constexpr size_t kMaxSelectionWindow = 64;
 
-// The rest of a chunk, after i selected bytes v, clamped up or down.
-inline uint64_t ClampChunk(uint64_t v, unsigned i, bool up) {
-  if (i == 0) return up ? UINT64_MAX : 0;
-  const unsigned rest = 8 * (8 - i);
-  if (rest == 0) return v;
-  return (v << rest) | (up ? (UINT64_MAX >> (64 - rest)) : 0);
+// Chunk of a key whose digits [0, i) are v and whose remaining digits are all
+// maximal (up) or all zero. Wrapping arithmetic is exact: the result is below
+// the product of all radixes, <= 2^64.
+inline uint64_t ClampChunk(const ChunkSelection& sel, uint64_t v, unsigned i, bool up) {
+  for (; i < sel.count; ++i) v = v * sel.radix[i] + (up ? sel.radix[i] - 1u : 0u);
+  return v;
 }
 
 // The selected chunk of a key known to start with the p-byte prefix.
@@ -98,35 +109,55 @@ inline uint64_t SelectedChunk(std::string_view key, size_t p, const ChunkSelecti
       const size_t m = std::min(q, avail);
       if (m > j) {
         const int c = std::memcmp(s + j, t + j, m - j);
-        if (c != 0) return ClampChunk(v, i, c > 0);
+        if (c != 0) return ClampChunk(sel, v, i, c > 0);
       }
     }
-    if (q >= avail) return ClampChunk(v, i, false);  // ended: the rest is zero
-    v = (v << 8) | s[q];
+    if (q >= avail) return ClampChunk(sel, v, i, false);  // ended
+    const unsigned d = static_cast<unsigned>(s[q]) - sel.lo[i];  // wraps if below lo
+    if (d >= sel.radix[i]) return ClampChunk(sel, v, i, s[q] >= sel.lo[i]);
+    v = v * sel.radix[i] + d;
     j = q + 1;
   }
-  return ClampChunk(v, sel.count, false);
+  return v;
 }
 
 // Chooses a selection for sorted keys keys[0, n) that all start with their
-// p-byte common prefix: the first (up to) 8 offsets after the prefix where
-// some key differs from the first (a key ending there counts as differing),
-// within kMaxSelectionWindow. Returns the plain selection (count 0) when that
-// is the same as offsets 0.. contiguous, since the plain chunk is cheaper.
-// `key_at(i)` returns key i.
+// p-byte common prefix: the offsets after the prefix where some key differs
+// from the first (a key ending there counts as differing), in order, within
+// kMaxSelectionWindow, as many as the 64-bit radix product allows (at most
+// 16). Returns the plain selection (count 0) when the first 8 offsets all
+// differ: the plain chunk is cheaper to compute and as good there.
+// `key_at(i)` returns key i. With max_keys < n only about max_keys keys
+// (evenly spaced, and the last) are looked at: the selection may then miss
+// offsets or byte values of other keys, which costs chunk ties (clamped
+// chunks), never correctness.
 template <typename KeyAtFn>
-ChunkSelection ChooseSelection(size_t n, size_t p, KeyAtFn&& key_at) {
+ChunkSelection ChooseSelection(size_t n, size_t p, KeyAtFn&& key_at, size_t max_keys = SIZE_MAX) {
   ChunkSelection sel;
   if (n < 2) return sel;
+  constexpr size_t kW = kMaxSelectionWindow;
   const std::string_view first = key_at(0).substr(p);
-  bool vary[kMaxSelectionWindow] = {};
+  bool vary[kW] = {};
+  unsigned char lo[kW], hi[kW];
+  for (size_t j = 0; j < kW; ++j) {
+    lo[j] = hi[j] = j < first.size() ? static_cast<unsigned char>(first[j]) : 0;
+  }
   size_t found = 0;
-  size_t limit = kMaxSelectionWindow;  // offsets >= limit can no longer be selected
-  for (size_t i = 1; i < n; ++i) {
+  size_t limit = std::min(kW, std::max<size_t>(first.size(), 1));  // offsets >= limit are not selected
+  size_t reach = first.size();                                      // longest key seen (after the prefix)
+  const size_t stride = max_keys < n ? n / std::max<size_t>(max_keys, 1) : 1;
+  for (size_t i = 1; i < n; i = (i + stride < n || i == n - 1) ? i + stride : n - 1) {
     const std::string_view k = key_at(i).substr(p);
+    if (k.size() > reach) {
+      reach = k.size();
+      if (found < ChunkSelection::kMaxCount) limit = std::min(kW, reach);
+    }
     const size_t both = std::min({k.size(), first.size(), limit});
     for (size_t j = 0; j < both; ++j) {
-      if (!vary[j] && k[j] != first[j]) {
+      const unsigned char b = static_cast<unsigned char>(k[j]);
+      lo[j] = std::min(lo[j], b);
+      hi[j] = std::max(hi[j], b);
+      if (!vary[j] && b != static_cast<unsigned char>(first[j])) {
         vary[j] = true;
         ++found;
       }
@@ -134,30 +165,42 @@ ChunkSelection ChooseSelection(size_t n, size_t p, KeyAtFn&& key_at) {
     // Offsets where exactly one of the two has ended differ too.
     const size_t either = std::min(std::max(k.size(), first.size()), limit);
     for (size_t j = both; j < either; ++j) {
+      if (j < k.size()) {
+        const unsigned char b = static_cast<unsigned char>(k[j]);
+        lo[j] = std::min(lo[j], b);
+        hi[j] = std::max(hi[j], b);
+      }
       if (!vary[j]) {
         vary[j] = true;
         ++found;
       }
     }
-    if (found >= 8) {
-      // Keep only the first 8 differing offsets: the scan can stop at the 8th.
+    if (found >= ChunkSelection::kMaxCount) {
+      // Only the first kMaxCount differing offsets can be selected.
       size_t c = 0, j = 0;
       for (; j < limit; ++j) {
-        if (vary[j] && ++c == 8) break;
+        if (vary[j] && ++c == ChunkSelection::kMaxCount) break;
       }
       limit = j + 1;
-      found = 8;
-      for (size_t x = limit; x < kMaxSelectionWindow; ++x) vary[x] = false;
+      found = ChunkSelection::kMaxCount;
     }
   }
-  bool contiguous = true;
-  for (size_t j = 0; j < limit && sel.count < 8; ++j) {
+  bool plain = limit >= 8;
+  for (size_t j = 0; j < 8 && plain; ++j) plain = vary[j];
+  if (plain) return sel;
+  unsigned __int128 product = 1;
+  for (size_t j = 0; j < limit && sel.count < ChunkSelection::kMaxCount; ++j) {
     if (!vary[j]) continue;
-    if (j != sel.count) contiguous = false;
-    sel.pos[sel.count++] = static_cast<uint8_t>(j);
+    const unsigned radix = std::max(2u, static_cast<unsigned>(hi[j] - lo[j]) + 1u);
+    if (product * radix > (static_cast<unsigned __int128>(1) << 64)) break;
+    product *= radix;
+    sel.pos[sel.count] = static_cast<uint8_t>(j);
+    sel.lo[sel.count] = lo[j];
+    sel.radix[sel.count] = static_cast<uint16_t>(radix);
+    ++sel.count;
   }
-  if (contiguous) return ChunkSelection();
-  sel.tmpl.assign(first.substr(0, sel.pos[sel.count - 1]));
+  if (sel.count == 0) return ChunkSelection();
+  sel.tmpl.assign(first.substr(0, std::min<size_t>(first.size(), sel.pos[sel.count - 1])));
   return sel;
 }
 

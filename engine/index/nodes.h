@@ -55,17 +55,21 @@ struct Node {
   virtual ~Node() = default;
   bool is_data() const { return kind == Kind::kData; }
 
+  // The chunk of `key` in this node (prefix + selection; key_chunk.h).
+  uint64_t KeyChunk(std::string_view key) const { return ChunkOf(key, prefix, sel); }
+
   const Kind kind;
   const std::string prefix;  // const after publish
+  ChunkSelection sel;        // const after publish
   LinearModel model;         // const after publish
 };
 
 struct ModelNode final : Node {
   ModelNode(std::string p, uint32_t fanout_in);
-  size_t MemoryBytes() const { return sizeof(*this) + prefix.capacity() + fanout * sizeof(void*); }
-  uint32_t ChildIndex(std::string_view key) const {
-    return model.PredictClamped(ChunkOf(key, prefix), fanout);
+  size_t MemoryBytes() const {
+    return sizeof(*this) + prefix.capacity() + sel.tmpl.capacity() + fanout * sizeof(void*);
   }
+  uint32_t ChildIndex(std::string_view key) const { return model.PredictClamped(KeyChunk(key), fanout); }
 
   const uint32_t fanout;  // power of two
   std::unique_ptr<std::atomic<Node*>[]> children;
@@ -88,9 +92,6 @@ struct DataNode final : Node {
   // Builds a data node of `capacity` slots holding items[0, n) (sorted,
   // unique), trained on them. REQUIRES: n <= capacity.
   static DataNode* Build(const KeyLoc* items, size_t n, uint32_t capacity);
-
-  // The chunk of `key` in this node (prefix + selection; key_chunk.h).
-  uint64_t KeyChunk(std::string_view key) const { return ChunkOf(key, prefix, sel); }
 
   // Out of line: GCC 12 -Warray-bounds misfires when this is inlined next to
   // a ModelNode allocation.
@@ -133,7 +134,6 @@ struct DataNode final : Node {
   std::string Check(const KeyReader* keys) const;
 
   const uint32_t capacity;  // const after publish
-  ChunkSelection sel;       // const after publish
   uint32_t num_keys = 0;    // writer only
   std::atomic<uint64_t> version{2};  // never 0: readers use 0 as "no expectation"
   std::atomic<DataNode*> prev{nullptr};
