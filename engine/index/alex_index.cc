@@ -304,7 +304,8 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
   if (sel.count == 0) {
     for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
   } else {
-    for (size_t i = 0; i < n; ++i) chunks[i] = SelectedChunk(items[i].key, plen, sel);
+    const char* tmpl = items[0].key.data() + plen;
+    for (size_t i = 0; i < n; ++i) chunks[i] = SelectedChunk(items[i].key, plen, sel, tmpl);
   }
   const LinearModel unit = FitLinear(chunks, n, 1.0 / static_cast<double>(n));  // predicts rank / n
   const uint32_t lg = ChooseFanoutLog(chunks, n, unit);
@@ -327,9 +328,8 @@ Node* AlexIndex::Impl::BuildSubtree(const KeyLoc* items, size_t n, bool force_mo
     leaves->push_back(d);
     return d;
   }
-  ModelNode* m = new ModelNode(std::string(items[0].key.substr(0, plen)), f);
+  ModelNode* m = new ModelNode(items[0].key.substr(0, plen + sel.tmpl_len), plen, sel, f);
   m->model = model;
-  m->sel = std::move(sel);
   AddMemory(m);
   for (size_t i = 0; i < n; ++i) route[i] = model.PredictClamped(chunks[i], f);
   // Routing is monotone: each child's keys are a contiguous run.

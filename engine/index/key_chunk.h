@@ -60,7 +60,9 @@ inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
 // is byte - lo[i], in [0, radix[i]), where [lo, lo + radix) covers the bytes
 // the node's build keys have there; the product of the radixes is <= 2^64.
 // The skipped offsets below pos[count-1] are "constant": bytes the build keys
-// all share, kept in tmpl (tmpl[j] for offset j).
+// all share, read from a template (the node's first build key from offset 0
+// after the prefix, tmpl_len bytes, which nodes keep right after their prefix
+// bytes).
 //
 // A key that leaves this shape clamps the rest of its chunk: at a constant
 // offset with another byte, or at a selected offset with a byte outside
@@ -81,7 +83,7 @@ struct ChunkSelection {
   uint8_t pos[kMaxCount] = {};
   uint8_t lo[kMaxCount] = {};
   uint16_t radix[kMaxCount] = {};
-  std::string tmpl;
+  uint8_t tmpl_len = 0;
 };
 
 // Offsets after the prefix that a selection may reach (bounds the build-time
@@ -97,10 +99,11 @@ inline uint64_t ClampChunk(const ChunkSelection& sel, uint64_t v, unsigned i, bo
 }
 
 // The selected chunk of a key known to start with the p-byte prefix.
-inline uint64_t SelectedChunk(std::string_view key, size_t p, const ChunkSelection& sel) {
+// `tmpl` points at the template (see ChunkSelection).
+inline uint64_t SelectedChunk(std::string_view key, size_t p, const ChunkSelection& sel, const char* tmpl) {
   const size_t avail = key.size() - p;
   const unsigned char* s = reinterpret_cast<const unsigned char*>(key.data()) + p;
-  const unsigned char* t = reinterpret_cast<const unsigned char*>(sel.tmpl.data());
+  const unsigned char* t = reinterpret_cast<const unsigned char*>(tmpl);
   uint64_t v = 0;
   size_t j = 0;  // next offset not yet looked at
   for (unsigned i = 0; i < sel.count; ++i) {
@@ -200,12 +203,12 @@ ChunkSelection ChooseSelection(size_t n, size_t p, KeyAtFn&& key_at, size_t max_
     ++sel.count;
   }
   if (sel.count == 0) return ChunkSelection();
-  sel.tmpl.assign(first.substr(0, std::min<size_t>(first.size(), sel.pos[sel.count - 1])));
+  sel.tmpl_len = static_cast<uint8_t>(std::min<size_t>(first.size(), sel.pos[sel.count - 1]));
   return sel;
 }
 
-// ChunkOf for a node with a chunk selection.
-inline uint64_t ChunkOf(std::string_view key, std::string_view prefix, const ChunkSelection& sel) {
+// ChunkOf for a node with a chunk selection; tmpl as for SelectedChunk.
+inline uint64_t ChunkOf(std::string_view key, std::string_view prefix, const ChunkSelection& sel, const char* tmpl) {
   if (sel.count == 0) return ChunkOf(key, prefix);
   const size_t p = prefix.size();
   if (p != 0) {
@@ -215,7 +218,7 @@ inline uint64_t ChunkOf(std::string_view key, std::string_view prefix, const Chu
     if (c > 0) return UINT64_MAX;
     if (key.size() < p) return 0;
   }
-  return SelectedChunk(key, p, sel);
+  return SelectedChunk(key, p, sel, tmpl);
 }
 
 inline size_t CommonPrefixLength(std::string_view a, std::string_view b) {

@@ -5,13 +5,13 @@
 
 namespace alexfs::index {
 
-ModelNode::ModelNode(std::string p, uint32_t fanout_in)
-    : Node(Kind::kModel, std::move(p)), fanout(fanout_in), children(new std::atomic<Node*>[fanout_in]) {
+ModelNode::ModelNode(std::string_view bytes, size_t prefix_len, const ChunkSelection& sel, uint32_t fanout_in)
+    : Node(Kind::kModel, bytes, prefix_len, sel), fanout(fanout_in), children(new std::atomic<Node*>[fanout_in]) {
   for (uint32_t i = 0; i < fanout; ++i) children[i].store(nullptr, std::memory_order_relaxed);
 }
 
-DataNode::DataNode(std::string p, uint32_t capacity_in)
-    : Node(Kind::kData, std::move(p)),
+DataNode::DataNode(std::string_view bytes, size_t prefix_len, const ChunkSelection& sel, uint32_t capacity_in)
+    : Node(Kind::kData, bytes, prefix_len, sel),
       capacity(capacity_in),
       slots(new Slot[capacity_in]),
       bitmap(new std::atomic<uint64_t>[(capacity_in + 63) / 64]) {
@@ -19,23 +19,25 @@ DataNode::DataNode(std::string p, uint32_t capacity_in)
 }
 
 size_t DataNode::MemoryBytes() const {
-  return sizeof(*this) + prefix.capacity() + sel.tmpl.capacity() + capacity * sizeof(Slot) +
+  return sizeof(*this) + prefix.HeapBytes() + capacity * sizeof(Slot) +
          BitmapWords() * sizeof(uint64_t);
 }
 
 DataNode* DataNode::Build(const KeyLoc* items, size_t n, uint32_t capacity) {
   size_t plen = 0;
   if (n >= 2) plen = CommonPrefixLength(items[0].key, items[n - 1].key);
-  DataNode* node = new DataNode(n >= 2 ? std::string(items[0].key.substr(0, plen)) : std::string(), capacity);
   // Sorted keys all start with the first and last key's common prefix.
+  const ChunkSelection sel = ChooseSelection(n, plen, [items](size_t i) { return items[i].key; });
+  DataNode* node =
+      new DataNode(n >= 2 ? items[0].key.substr(0, plen + sel.tmpl_len) : std::string_view(), plen, sel, capacity);
   thread_local std::vector<uint64_t> chunk_buf;
   if (chunk_buf.size() < n) chunk_buf.resize(n);
   uint64_t* chunks = chunk_buf.data();
-  node->sel = ChooseSelection(n, plen, [items](size_t i) { return items[i].key; });
-  if (node->sel.count == 0) {
+  if (sel.count == 0) {
     for (size_t i = 0; i < n; ++i) chunks[i] = SuffixChunk(items[i].key, plen);
   } else {
-    for (size_t i = 0; i < n; ++i) chunks[i] = SelectedChunk(items[i].key, plen, node->sel);
+    const char* tmpl = node->prefix.tmpl();
+    for (size_t i = 0; i < n; ++i) chunks[i] = SelectedChunk(items[i].key, plen, sel, tmpl);
   }
   const double scale = static_cast<double>(capacity) / static_cast<double>(std::max<size_t>(n, 1));
   node->model = FitLinear(chunks, n, scale);

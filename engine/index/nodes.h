@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstring>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,25 +50,71 @@ inline bool VersionUnchanged(const std::atomic<uint64_t>& version, uint64_t v) {
 // Location stored in tail gaps. Callers must never store this location.
 constexpr uint64_t kNoLocation = UINT64_MAX;
 
+// A node's prefix, followed by its chunk selection's template bytes
+// (key_chunk.h): held inside the node up to kInline bytes (no pointer chase to
+// a separate heap block on the lookup path: path-key prefixes are 20-30
+// bytes, beyond std::string's 15-byte small-string buffer), on the heap
+// beyond.
+class NodePrefix {
+ public:
+  static constexpr size_t kInline = 44;
+  // bytes = prefix + template; the prefix is its first prefix_len bytes.
+  NodePrefix(std::string_view bytes, size_t prefix_len)
+      : size_(static_cast<uint32_t>(prefix_len)), total_(static_cast<uint32_t>(bytes.size())) {
+    char* d = buf_;
+    if (total_ > kInline) {
+      d = new char[total_];
+      std::memcpy(buf_, &d, sizeof d);
+    }
+    if (total_ != 0) std::memcpy(d, bytes.data(), total_);
+  }
+  ~NodePrefix() {
+    if (total_ > kInline) delete[] heap();
+  }
+  NodePrefix(const NodePrefix&) = delete;
+  NodePrefix& operator=(const NodePrefix&) = delete;
+
+  const char* data() const { return total_ > kInline ? heap() : buf_; }
+  size_t size() const { return size_; }
+  std::string_view view() const { return std::string_view(data(), size_); }
+  operator std::string_view() const { return view(); }
+  const char* tmpl() const { return data() + size_; }
+  size_t HeapBytes() const { return total_ > kInline ? total_ : 0; }
+
+ private:
+  char* heap() const {
+    char* p;
+    std::memcpy(&p, buf_, sizeof p);
+    return p;
+  }
+  uint32_t size_;
+  uint32_t total_;
+  char buf_[kInline];
+};
+
 struct Node {
   enum class Kind : uint8_t { kModel, kData };
-  Node(Kind k, std::string p) : kind(k), prefix(std::move(p)) {}
+  // bytes: the prefix (prefix_len bytes) followed by sel's template.
+  Node(Kind k, std::string_view bytes, size_t prefix_len, const ChunkSelection& s)
+      : kind(k), prefix(bytes, prefix_len), sel(s) {}
   virtual ~Node() = default;
   bool is_data() const { return kind == Kind::kData; }
 
   // The chunk of `key` in this node (prefix + selection; key_chunk.h).
-  uint64_t KeyChunk(std::string_view key) const { return ChunkOf(key, prefix, sel); }
+  uint64_t KeyChunk(std::string_view key) const {
+    return sel.count == 0 ? ChunkOf(key, prefix.view()) : ChunkOf(key, prefix.view(), sel, prefix.tmpl());
+  }
 
   const Kind kind;
-  const std::string prefix;  // const after publish
-  ChunkSelection sel;        // const after publish
+  const NodePrefix prefix;   // const after publish
+  const ChunkSelection sel;  // const after publish
   LinearModel model;         // const after publish
 };
 
 struct ModelNode final : Node {
-  ModelNode(std::string p, uint32_t fanout_in);
+  ModelNode(std::string_view bytes, size_t prefix_len, const ChunkSelection& sel, uint32_t fanout_in);
   size_t MemoryBytes() const {
-    return sizeof(*this) + prefix.capacity() + sel.tmpl.capacity() + fanout * sizeof(void*);
+    return sizeof(*this) + prefix.HeapBytes() + fanout * sizeof(void*);
   }
   uint32_t ChildIndex(std::string_view key) const { return model.PredictClamped(KeyChunk(key), fanout); }
 
@@ -87,7 +134,7 @@ struct DataNode final : Node {
     std::atomic<uint64_t> location;
   };
 
-  DataNode(std::string p, uint32_t capacity_in);
+  DataNode(std::string_view bytes, size_t prefix_len, const ChunkSelection& sel, uint32_t capacity_in);
 
   // Builds a data node of `capacity` slots holding items[0, n) (sorted,
   // unique), trained on them. REQUIRES: n <= capacity.

@@ -46,13 +46,14 @@ TEST(KeyChunkTest, SelectedChunkIsMonotoneForAllKeys) {
     const ChunkSelection sel = ChooseSelection(build.size(), p, [&](size_t i) { return std::string_view(build[i]); });
     uint64_t prev = 0;
     for (size_t i = 0; i < sorted.size(); ++i) {
-      const uint64_t c = ChunkOf(sorted[i], prefix, sel);
+      const uint64_t c = ChunkOf(sorted[i], prefix, sel, build.front().data() + p);
       ASSERT_LE(prev, c) << "round " << round << " key " << i;
       prev = c;
     }
     // Build keys agree with the prefix-relative SelectedChunk.
     for (const std::string& k : build) {
-      ASSERT_EQ(ChunkOf(k, prefix, sel), sel.count ? SelectedChunk(k, p, sel) : SuffixChunk(k, p));
+      ASSERT_EQ(ChunkOf(k, prefix, sel, build.front().data() + p),
+                sel.count ? SelectedChunk(k, p, sel, build.front().data() + p) : SuffixChunk(k, p));
     }
   }
 }
@@ -75,7 +76,7 @@ TEST(KeyChunkTest, SelectionSkipsSharedBytes) {
   EXPECT_EQ(sel.pos[0], 0);
   EXPECT_EQ(sel.pos[1], 7);  // after "/file-"
   std::set<uint64_t> chunks;
-  for (const std::string& k : keys) chunks.insert(ChunkOf(k, keys.front().substr(0, p), sel));
+  for (const std::string& k : keys) chunks.insert(ChunkOf(k, keys.front().substr(0, p), sel, keys.front().data() + p));
   EXPECT_EQ(chunks.size(), keys.size());
 }
 
