@@ -57,7 +57,8 @@ inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
 // chunk, and how. count == 0: the plain chunk (the 8 bytes right after the
 // prefix). Otherwise the chunk is a mixed-radix number over the bytes at
 // offsets pos[0] < ... < pos[count-1] after the prefix (count <= 16): digit i
-// is byte - lo[i], in [0, radix[i]), where [lo, lo + radix) covers the bytes
+// is byte - lo[i], in [0, radix_i = top[i] + 1), where [lo, lo + radix_i)
+// covers the bytes
 // the node's build keys have there; the product of the radixes is <= 2^64.
 // The skipped offsets below pos[count-1] are "constant": bytes the build keys
 // all share, read from a template (the node's first build key from offset 0
@@ -82,7 +83,7 @@ struct ChunkSelection {
   uint8_t count = 0;
   uint8_t pos[kMaxCount] = {};
   uint8_t lo[kMaxCount] = {};
-  uint16_t radix[kMaxCount] = {};
+  uint8_t top[kMaxCount] = {};  // radix - 1
   uint8_t tmpl_len = 0;
 };
 
@@ -94,7 +95,7 @@ constexpr size_t kMaxSelectionWindow = 64;
 // maximal (up) or all zero. Wrapping arithmetic is exact: the result is below
 // the product of all radixes, <= 2^64.
 inline uint64_t ClampChunk(const ChunkSelection& sel, uint64_t v, unsigned i, bool up) {
-  for (; i < sel.count; ++i) v = v * sel.radix[i] + (up ? sel.radix[i] - 1u : 0u);
+  for (; i < sel.count; ++i) v = v * (sel.top[i] + 1u) + (up ? sel.top[i] : 0u);
   return v;
 }
 
@@ -117,8 +118,8 @@ inline uint64_t SelectedChunk(std::string_view key, size_t p, const ChunkSelecti
     }
     if (q >= avail) return ClampChunk(sel, v, i, false);  // ended
     const unsigned d = static_cast<unsigned>(s[q]) - sel.lo[i];  // wraps if below lo
-    if (d >= sel.radix[i]) return ClampChunk(sel, v, i, s[q] >= sel.lo[i]);
-    v = v * sel.radix[i] + d;
+    if (d > sel.top[i]) return ClampChunk(sel, v, i, s[q] >= sel.lo[i]);
+    v = v * (sel.top[i] + 1u) + d;
     j = q + 1;
   }
   return v;
@@ -199,7 +200,7 @@ ChunkSelection ChooseSelection(size_t n, size_t p, KeyAtFn&& key_at, size_t max_
     product *= radix;
     sel.pos[sel.count] = static_cast<uint8_t>(j);
     sel.lo[sel.count] = lo[j];
-    sel.radix[sel.count] = static_cast<uint16_t>(radix);
+    sel.top[sel.count] = static_cast<uint8_t>(radix - 1);
     ++sel.count;
   }
   if (sel.count == 0) return ChunkSelection();

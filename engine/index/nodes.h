@@ -57,7 +57,7 @@ constexpr uint64_t kNoLocation = UINT64_MAX;
 // beyond.
 class NodePrefix {
  public:
-  static constexpr size_t kInline = 44;
+  static constexpr size_t kInline = 36;
   // bytes = prefix + template; the prefix is its first prefix_len bytes.
   NodePrefix(std::string_view bytes, size_t prefix_len)
       : size_(static_cast<uint32_t>(prefix_len)), total_(static_cast<uint32_t>(bytes.size())) {
@@ -92,7 +92,9 @@ class NodePrefix {
   char buf_[kInline];
 };
 
-struct Node {
+// 64-byte aligned: a lookup reads prefix, selection, model and (data nodes)
+// capacity, version and the slot pointer, which then span 3 cache lines.
+struct alignas(64) Node {
   enum class Kind : uint8_t { kModel, kData };
   // bytes: the prefix (prefix_len bytes) followed by sel's template.
   Node(Kind k, std::string_view bytes, size_t prefix_len, const ChunkSelection& s)
@@ -183,9 +185,9 @@ struct DataNode final : Node {
   const uint32_t capacity;  // const after publish
   uint32_t num_keys = 0;    // writer only
   std::atomic<uint64_t> version{2};  // never 0: readers use 0 as "no expectation"
+  std::unique_ptr<Slot[]> slots;     // (the lookup path's fields end here)
   std::atomic<DataNode*> prev{nullptr};
   std::atomic<DataNode*> next{nullptr};
-  std::unique_ptr<Slot[]> slots;
   std::unique_ptr<std::atomic<uint64_t>[]> bitmap;
 
  private:
