@@ -39,17 +39,42 @@
 //    tell apart (same 8 bytes after the prefix and beyond: keys differing only
 //    in trailing 0x00 bytes), which share one node that grows as needed.
 //  * Keys. Each node keeps the common prefix of the keys it was built from
-//    and feeds the next 8 bytes, big-endian, to its model (key_chunk.h). A
-//    slot is 16 bytes: that chunk + the location. Searches compare chunks and
-//    call KeyReader::KeyAt only to break chunk ties (normally exactly one call:
-//    the hit check). Keys outside a node's prefix clamp to chunk 0 / UINT64_MAX,
-//    which keeps routing monotone and is resolved by full-key compares.
-//    Measured (alexfs-bench index, 1M 35-byte path keys, lookup hit p50, same
-//    runs, 2-core machine at load average ~10, so noisy): chunk slots 1.25 us vs full-key compares
-//    at every search step 2.74 us (alexfs-bench index --sets path35
-//    --full-key-compares); keeping owned key copies would also add ~35 B key +
-//    8-16 B pointer/allocation per key to the index, versus 24.0 B/key
-//    for chunk slots. Chosen: chunk + callback.
+//    and turns a key into a 64-bit chunk for its model (key_chunk.h). When
+//    the 8 bytes right after the prefix all vary among the node's keys
+//    (8-byte integers), the chunk is those bytes, big-endian. Otherwise the
+//    node chose at build time a *selection*: the offsets after the prefix
+//    where its keys differ (bytes they all share are skipped, and checked
+//    against a template), each packed as a mixed-radix digit (byte - lowest
+//    byte seen there, radix = observed range), as many as fit in 64 bits
+//    (11 decimal digits; up to 16 offsets). A key outside that shape clamps
+//    the rest of its chunk up or down, which keeps chunks monotone; ties are
+//    resolved by full-key compares, so the selection only affects speed.
+//    A slot is 16 bytes: that chunk + the location. Searches compare chunks
+//    and call KeyReader::KeyAt only to break chunk ties (normally exactly one
+//    call: the hit check). Keys outside a node's prefix clamp to chunk 0 /
+//    UINT64_MAX, which keeps routing monotone.
+//    Why: path keys of one directory share "12/file-" inside the 8-byte window
+//    after a data node's prefix, so a hit read ~3 keys from the log to
+//    binary-search the tie run, and ASCII digits (10 of 256 byte values) made
+//    the linear models route badly (4 levels for 1M keys). Measured
+//    (alexfs-bench index --keys 1000000 --sets path35; keyreads/op is an
+//    untimed counting pass; wall times from a 2-core machine at load average
+//    7-9, so noisy; D1 misses from valgrind --tool=callgrind --cache-sim=yes
+//    over 100k Finds, repeatable):
+//      plain 8-byte chunk:  3.17 key reads per hit, 3.02 per miss, depth 2.34
+//                           model levels, 18.3 D1 misses/Find, hit p50 ~1.0-1.25 us
+//      selection (data nodes only): 1.05 / 0.00 key reads
+//      selection everywhere + radix digits: 1.11 / 0.00 key reads, depth 1.00
+//                           (root -> 4,747 data nodes), 8.4 D1 misses/Find
+//      + prefix/template inside the node, 64-byte aligned headers: 6.6 D1
+//                           misses/Find; hit p50 see notes/index.md
+//    Alternatives measured earlier: full-key compares at every search step
+//    2.74 us vs 1.25 us for plain chunks (--full-key-compares); owned key
+//    copies would add ~35 B key + 8-16 B pointer per key. A second 8-byte
+//    chunk per slot (24 B slots, ~36 B/key) was not needed: the selection
+//    gives distinct chunks at 16 B slots (24.5 B/key). Cost: bulk load reads
+//    each data node's keys once more to choose its selection (model nodes
+//    sample 2,048 keys).
 //  * Concurrency. One writer, optimistic readers. Every data node has a
 //    seqlock version (odd while the writer changes it in place: insert with
 //    shifts, erase, location update). Structural changes (expand, split,
