@@ -144,8 +144,11 @@ TEST(CompactionTest, ReopenMergesOverlappingSortedSegmentsAndLog) {
     put(*s, "moved", "new");
     del(*s, "victim");
     for (int i = 0; i < 8000; ++i) put(*s, "hot" + std::to_string(i % 10), std::string(100, 'h') + std::to_string(i));
+    // Keep adding garbage until the background compactor has run (it is
+    // asked as writes add dead bytes).
     for (int w = 0; w < 500 && s->GetStats().compactions == compactions; ++w) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (int i = 0; i < 100; ++i) put(*s, "hot" + std::to_string(i % 10), std::string(100, 'h') + std::to_string(w));
     }
     ASSERT_GT(s->GetStats().compactions, compactions);
     EXPECT_EQ(Dump(*s), model);
