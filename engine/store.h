@@ -4,15 +4,25 @@
 // byte strings of 0..kMaxValueBytes bytes. Data lives in append-only log
 // segments of checksummed records (engine/log/); an ALEX learned index
 // (engine/index/) maps each live key to where its newest record lies. Reads are
-// served straight from the read-only memory mapping of the log: Get() hands out
+// served straight from the memory mapping of the log: Get() hands out
 // a view, not a copy.
 //
 // Thread-safety: every method may be called from any number of threads at once.
 // Readers (Get, iterators) never wait for a writer's commit, for fsync, or for
 // compaction: they traverse the index optimistically and pin what they read
 // through epochs. Writers are grouped: concurrent Write() calls are appended to
-// the log in one write(2) and, if any asked for it, made durable by one
-// fdatasync(2) (group commit).
+// the log together, as one copy into the log's mapping or one pwritev(2)
+// (group commit). Appending and syncing are pipelined:
+// a buffered write never waits for an fdatasync(2), and durable writes and
+// Sync() calls share them -- one runs at a time, and the next one covers every
+// write appended while it ran.
+//
+// Batch visibility: if a Get() or Contains() observes any operation of a
+// batch, every Get()/Contains() that starts after it returned, on any thread,
+// observes every operation of that batch (or a later write of the same key).
+// Point reads never see a batch half applied, and never wait for the writer to
+// finish applying it. Iterators are not snapshots (see Iterator): a scan that
+// runs while a batch is applied may see some of its keys and not others.
 //
 // On disk (one directory per store): LOCK (flock'd for the store's lifetime,
 // holds the owner's pid), MANIFEST (the set of segments), NNNNNN.log segments.
@@ -112,16 +122,22 @@ class Store {
   // True if the key exists; cheaper than Get when the value is not needed.
   virtual bool Contains(std::string_view key) const = 0;
 
-  // Applies the batch atomically. On error nothing of the batch is visible, and
-  // everything acknowledged before stays. kNoSpace when the disk is full; the
-  // store accepts writes again once space returns.
+  // Applies the batch atomically (see "Batch visibility" above). A buffered
+  // write returns once logged and visible; a durable one then waits until it
+  // is fdatasync'ed. On error nothing of the batch is visible, and everything
+  // acknowledged before stays; kNoSpace when the disk is full, and the store
+  // accepts writes again once space returns. One exception: if fdatasync fails
+  // (kIOError), the batch is already visible (as are buffered writes appended
+  // meanwhile), it may or may not survive a crash, and the store refuses every
+  // later write and Sync() -- reopen it to see what reached the disk.
   virtual Status Write(const WriteBatch& batch, Durability durability) = 0;
   Status Put(std::string_view key, std::string_view value, Durability d = Durability::kBuffered);
   Status Delete(std::string_view key, Durability d = Durability::kBuffered);
 
   virtual std::unique_ptr<Iterator> NewIterator() const = 0;
 
-  // Makes every write acknowledged so far durable.
+  // Makes every write acknowledged so far durable. Free (no system call) when
+  // nothing was written since the last fdatasync.
   virtual Status Sync() = 0;
 
   // Reclaims the space of overwritten and deleted records now, online: readers

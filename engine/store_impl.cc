@@ -1,6 +1,8 @@
 #include "engine/store_impl.h"
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -168,7 +170,7 @@ Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
   {
     EpochManager::Guard guard = epochs_->Enter();
     uint64_t loc;
-    if (key.empty() || key.size() > kMaxKeyBytes || !index_->Find(key, &loc)) {
+    if (key.empty() || key.size() > kMaxKeyBytes || !FindLocation(key, &loc)) {
       value->value_ = std::string_view();
       if (value->pin_) value->pin_->segment.reset();
       s = Status::NotFound(std::string());
@@ -189,7 +191,30 @@ bool StoreImpl::Contains(std::string_view key) const {
   if (key.empty() || key.size() > kMaxKeyBytes) return false;
   EpochManager::Guard guard = epochs_->Enter();
   uint64_t loc;
-  return index_->Find(key, &loc);
+  return FindLocation(key, &loc);
+}
+
+int StoreImpl::FindInOverlay(std::string_view key, uint64_t* loc) const {
+  const Overlay* ov = overlay_.load(std::memory_order_acquire);
+  if (ov == nullptr) return -1;
+  const uint64_t h = std::hash<std::string_view>{}(key);
+  auto it = std::lower_bound(ov->items.begin(), ov->items.end(), h,
+                             [](const Overlay::Item& i, uint64_t v) { return i.hash < v; });
+  for (; it != ov->items.end() && it->hash == h; ++it) {
+    if (KeyAt(it->location) != key) continue;
+    if (it->tombstone) return 0;
+    *loc = it->location;
+    return 1;
+  }
+  return -1;
+}
+
+bool StoreImpl::FindLocation(std::string_view key, uint64_t* loc) const {
+  // The overlay is checked first: while it is published the index may hold
+  // some of its keys' new locations and not yet the others.
+  const int o = FindInOverlay(key, loc);
+  if (o >= 0) return o == 1;
+  return index_->Find(key, loc);
 }
 
 // ---------------------------------------------------------------- writes
@@ -205,15 +230,47 @@ Status StoreImpl::Write(const WriteBatch& batch, Durability durability) {
   w.batch = &batch;
   w.sync = durability == Durability::kDurable;
   s = Enqueue(&w);
+  if (s.ok() && w.sync) s = SyncThrough(w.sequence);
   counters_->write_latency.Record(NowNanos() - t0);
   if (!s.ok()) counters_->write_errors.fetch_add(1, std::memory_order_relaxed);
   return s;
 }
 
 Status StoreImpl::Sync() {
-  Writer w;
-  w.sync = true;
-  return Enqueue(&w);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return Status::InvalidArgument("store " + dir_ + " is closed");
+  }
+  return SyncThrough(kSyncAllAppended);
+}
+
+Status StoreImpl::SyncThrough(uint64_t target) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (target == kSyncAllAppended) target = appended_seq_;
+  // Wait for the fdatasync in flight: it may cover us.
+  while (synced_seq_ < target && syncing_ && sync_error_.ok()) sync_cv_.wait(l);
+  if (synced_seq_ >= target) return Status::OK();
+  if (!sync_error_.ok()) return sync_error_;
+  // Run the next one; it covers everything appended so far.
+  syncing_ = true;
+  const uint64_t upto = appended_seq_;
+  std::shared_ptr<log::Segment> seg = sync_seg_;
+  l.unlock();
+  const uint64_t t0 = NowNanos();
+  Status s = seg->Sync();
+  counters_->sync_latency.Record(NowNanos() - t0);
+  counters_->syncs.fetch_add(1, std::memory_order_relaxed);
+  l.lock();
+  syncing_ = false;
+  if (s.ok()) {
+    synced_seq_ = std::max(synced_seq_, upto);
+  } else if (sync_error_.ok()) {
+    sync_error_ = s;
+    spdlog::error("alexfs: {}; the store refuses further writes", s.ToString());
+  }
+  l.unlock();
+  sync_cv_.notify_all();
+  return s.ok() ? s : sync_error_;
 }
 
 Status StoreImpl::Enqueue(Writer* w) {
@@ -226,8 +283,8 @@ Status StoreImpl::Enqueue(Writer* w) {
   if (w->done) return w->status;
 
   // This writer leads: take the writers queued behind it into the group.
-  std::vector<Writer*> group{w};
-  bool sync = w->sync;
+  group_.clear();
+  group_.push_back(w);
   bool roll = w->roll;
   uint64_t bytes = w->batch != nullptr ? log::RecordEncoder::EncodedSize(*w->batch) : 0;
   const uint64_t limit = bytes + kMaxGroupExtraBytes;
@@ -235,20 +292,21 @@ Status StoreImpl::Enqueue(Writer* w) {
     Writer* o = *it;
     uint64_t n = o->batch != nullptr ? log::RecordEncoder::EncodedSize(*o->batch) : 0;
     if (bytes + n > limit) break;
-    group.push_back(o);
-    sync |= o->sync;
+    group_.push_back(o);
     roll |= o->roll;
     bytes += n;
   }
   Status s = sync_error_;
   l.unlock();
 
-  bool sync_failed = false;
-  if (s.ok()) s = CommitGroup(group, sync, roll, &sync_failed);
+  if (s.ok()) s = CommitGroup(roll);
 
   l.lock();
-  if (sync_failed) sync_error_ = s;
-  for (Writer* g : group) {
+  if (s.ok() && bytes > 0) {
+    appended_seq_ = next_sequence_ - 1;
+    if (sync_seg_ != active_) sync_seg_ = active_;
+  }
+  for (Writer* g : group_) {
     writers_.pop_front();  // the group is the front of the queue, in order
     g->status = s;
     g->done = true;
@@ -260,13 +318,16 @@ Status StoreImpl::Enqueue(Writer* w) {
   return s;
 }
 
-Status StoreImpl::CommitGroup(const std::vector<Writer*>& group, bool sync, bool roll,
-                              bool* sync_failed) {
+Status StoreImpl::CommitGroup(bool roll) {
   encoder_.Clear();
-  std::vector<uint64_t> entry_offsets;
+  entry_offsets_.clear();
   const uint64_t first_seq = next_sequence_;
-  for (Writer* w : group) {
-    if (w->batch != nullptr) encoder_.AddBatch(*w->batch, next_sequence_++, &entry_offsets);
+  bool multi_op = false;
+  for (Writer* w : group_) {
+    if (w->batch == nullptr) continue;
+    w->sequence = next_sequence_;
+    multi_op |= w->batch->count() > 1;
+    encoder_.AddBatch(*w->batch, next_sequence_++, &entry_offsets_);
   }
   Status s;
   if (roll && active_ != nullptr && active_end_ > 0) {
@@ -278,68 +339,74 @@ Status StoreImpl::CommitGroup(const std::vector<Writer*>& group, bool sync, bool
   }
   uint64_t base = active_end_;
   const uint64_t size = encoder_.size();
-  if (size > 0) {
-    if (active_ == nullptr || active_end_ + size > active_->capacity()) {
-      s = RollSegment(size);
-      if (!s.ok()) {
-        next_sequence_ = first_seq;
-        spdlog::error("alexfs: cannot start a new log segment in {}: {}", dir_, s.ToString());
-        return s;
-      }
-    }
-    base = active_end_;
-    if (size <= (uint64_t{1} << 20)) {
-      // Small appends: zero the space ahead so fdatasync need not touch
-      // metadata (a large append converts its extents by itself).
-      active_->NoteWritten(base);
-      s = active_->PrefillZeros(base + size);
-      if (!s.ok()) {
-        next_sequence_ = first_seq;
-        return s;
-      }
-    }
-    s = active_->Append(encoder_, base);
+  if (size == 0) return s;
+  if (active_ == nullptr || active_end_ + size > active_->capacity()) {
+    s = RollSegment(size);
     if (!s.ok()) {
       next_sequence_ = first_seq;
-      spdlog::error("alexfs: log write failed: {}", s.ToString());
+      spdlog::error("alexfs: cannot start a new log segment in {}: {}", dir_, s.ToString());
       return s;
     }
-    active_end_ += size;
-    active_->NoteWritten(active_end_);
-    active_->data_bytes.fetch_add(size, std::memory_order_relaxed);
-    active_->NoteSequence(first_seq);
-    counters_->log_bytes.fetch_add(size, std::memory_order_relaxed);
-    counters_->bytes_logged.fetch_add(size, std::memory_order_relaxed);
-    counters_->commits.fetch_add(1, std::memory_order_relaxed);
-    unsynced_ = true;
-    has_unsynced_.store(true, std::memory_order_relaxed);
   }
-  if (sync && unsynced_) {
-    const uint64_t t0 = NowNanos();
-    s = active_->Sync();
-    counters_->sync_latency.Record(NowNanos() - t0);
-    counters_->syncs.fetch_add(1, std::memory_order_relaxed);
+  base = active_end_;
+  if (size <= (uint64_t{1} << 20)) {
+    // Small appends: zero the space ahead so fdatasync need not touch
+    // metadata (a large append converts its extents by itself).
+    active_->NoteWritten(base);
+    s = active_->PrefillZeros(base + size);
     if (!s.ok()) {
-      *sync_failed = true;
-      spdlog::error("alexfs: {}; the store refuses further writes", s.ToString());
+      next_sequence_ = first_seq;
       return s;
     }
-    unsynced_ = false;
-    has_unsynced_.store(false, std::memory_order_relaxed);
   }
-  if (size == 0) return s;
+  s = active_->Append(encoder_, base);
+  if (!s.ok()) {
+    next_sequence_ = first_seq;
+    spdlog::error("alexfs: log write failed: {}", s.ToString());
+    return s;
+  }
+  active_end_ += size;
+  active_->NoteWritten(active_end_);
+  active_->data_bytes.fetch_add(size, std::memory_order_relaxed);
+  active_->NoteSequence(first_seq);
+  counters_->log_bytes.fetch_add(size, std::memory_order_relaxed);
+  counters_->bytes_logged.fetch_add(size, std::memory_order_relaxed);
+  counters_->commits.fetch_add(1, std::memory_order_relaxed);
 
   // The records are in the log (and mapped): now the index may point at them.
   std::lock_guard<std::mutex> il(index_mu_);
   EpochManager::Guard guard = epochs_->Enter();
   const uint32_t seg_id = active_->id();
+  const Overlay* overlay = nullptr;
+  if (multi_op) {
+    // Readers see the whole group through the overlay while the index takes
+    // it key by key. Items newest first, then stably sorted by hash: the
+    // first match of a key is its newest op.
+    overlay_items_.clear();
+    size_t k = entry_offsets_.size();
+    for (auto g = group_.rbegin(); g != group_.rend(); ++g) {
+      if ((*g)->batch == nullptr) continue;
+      const auto& ops = (*g)->batch->ops();
+      for (auto op = ops.rbegin(); op != ops.rend(); ++op) {
+        overlay_items_.push_back({std::hash<std::string_view>{}(op->key),
+                                  log::PackLocation(seg_id, base + entry_offsets_[--k]),
+                                  op->type == WriteBatch::OpType::kDelete});
+      }
+    }
+    std::stable_sort(overlay_items_.begin(), overlay_items_.end(),
+                     [](const Overlay::Item& a, const Overlay::Item& b) { return a.hash < b.hash; });
+    auto* o = new Overlay;
+    o->items = overlay_items_;
+    overlay = o;
+    overlay_.store(overlay, std::memory_order_release);
+  }
   size_t k = 0;
   uint64_t puts = 0, deletes = 0, batches = 0;
-  for (Writer* w : group) {
+  for (Writer* w : group_) {
     if (w->batch == nullptr) continue;
     ++batches;
     for (const auto& op : w->batch->ops()) {
-      const uint64_t loc = log::PackLocation(seg_id, base + entry_offsets[k++]);
+      const uint64_t loc = log::PackLocation(seg_id, base + entry_offsets_[k++]);
       uint64_t old = 0;
       if (op.type == WriteBatch::OpType::kPut) {
         ++puts;
@@ -352,6 +419,10 @@ Status StoreImpl::CommitGroup(const std::vector<Writer*>& group, bool sync, bool
       }
     }
   }
+  if (overlay != nullptr) {
+    overlay_.store(nullptr, std::memory_order_release);
+    epochs_->Retire([overlay] { delete overlay; });
+  }
   counters_->puts.fetch_add(puts, std::memory_order_relaxed);
   counters_->deletes.fetch_add(deletes, std::memory_order_relaxed);
   counters_->batches.fetch_add(batches, std::memory_order_relaxed);
@@ -360,15 +431,18 @@ Status StoreImpl::CommitGroup(const std::vector<Writer*>& group, bool sync, bool
 
 Status StoreImpl::RollSegment(uint64_t needed) {
   // A sealed segment never has a torn tail: make it durable before starting
-  // the next one.
-  if (active_ != nullptr && unsynced_) {
-    const uint64_t t0 = NowNanos();
-    Status s = active_->Sync();
-    counters_->sync_latency.Record(NowNanos() - t0);
-    counters_->syncs.fetch_add(1, std::memory_order_relaxed);
+  // the next one (waiting for an fdatasync in flight, which may cover it).
+  if (active_ != nullptr && active_end_ > 0) {
+    Status s = SyncThrough(kSyncAllAppended);
+    bool appended_here;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      appended_here = sync_seg_ == active_;
+    }
+    // Nothing appended since Open: what an earlier process left in the page
+    // cache may not be on disk yet.
+    if (s.ok() && !appended_here) s = active_->Sync();
     if (!s.ok()) return s;
-    unsynced_ = false;
-    has_unsynced_.store(false, std::memory_order_relaxed);
   }
   const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, needed);
   std::shared_ptr<log::Segment> seg;
@@ -493,8 +567,8 @@ void StoreImpl::BackgroundThread() {
     reclaim_wanted_ = false;
     l.unlock();
     if (reclaim) ReclaimPending(std::chrono::milliseconds(0));  // re-arms itself if not done
-    if (options_.commit_interval.count() > 0 && has_unsynced_.load(std::memory_order_relaxed)) {
-      Status s = Sync();
+    if (options_.commit_interval.count() > 0) {
+      Status s = Sync();  // no syscall if everything is synced
       if (!s.ok()) spdlog::error("alexfs: background sync of {}: {}", dir_, s.ToString());
     }
     if (compact) {

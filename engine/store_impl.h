@@ -1,13 +1,25 @@
 // StoreImpl: the Store of engine/store.h = log segments + learned index +
 // committer (group commit) + compactor.
 //
-// Write path (Write, Sync): a writer queues itself on writers_; the writer at
-// the front is the commit leader. It takes the queued batches that follow it
-// (the group), encodes them as records, appends them to the active segment with
-// one pwritev, fdatasyncs once if any writer asked to be durable, then applies
-// the group to the index in sequence order and wakes the writers. Only the
-// leader touches the active segment and applies to the index (under index_mu_,
-// shared with the compactor's CompareAndSwap; readers never take it).
+// Write path (Write, Sync): appending and syncing are pipelined.
+//  * Appending: a writer queues itself on writers_; the writer at the front is
+//    the commit leader. It takes the queued batches that follow it (the
+//    group), encodes them as records, appends them to the active segment
+//    (one memcpy into the mapping of the zero-filled region ahead; pwritev
+//    for large groups), applies the group to the index in sequence order (under
+//    index_mu_, shared with the compactor's CompareAndSwap; readers never take
+//    it), publishes appended_seq_ and hands the leadership on. It never
+//    fdatasyncs for a writer: buffered writes never wait for a sync.
+//  * Syncing: a durable writer (or Sync()) then waits until synced_seq_ covers
+//    its sequence (SyncThrough). One fdatasync runs at a time; a waiter that
+//    arrives while one runs waits for it and, if still not covered, the first
+//    of them runs the next one, which covers everything appended meanwhile.
+//  * Rolling: the leader seals the active segment by syncing it (through the
+//    same SyncThrough) before the next segment takes appends, so only the
+//    newest log segment holding data can have a torn tail.
+// A group holding a multi-op batch is first published as an overlay (key ->
+// new location or tombstone) that Get/Contains consult before the index, so a
+// reader sees a batch all or nothing while the leader applies it key by key.
 //
 // Read path (Get, Contains, iterators): an epoch guard, an index lookup, a
 // lock-free load of the segment table, a view into the segment's mapping. The
@@ -65,14 +77,27 @@ class StoreImpl final : public Store, private index::KeyReader {
  private:
   friend class StoreIterator;
 
-  // A queued Write() or Sync(). Lives on its caller's stack.
+  // A queued Write() (or a roll). Lives on its caller's stack.
   struct Writer {
-    const WriteBatch* batch = nullptr;  // nullptr: nothing to log (Sync, roll)
-    bool sync = false;                  // fdatasync before returning
+    const WriteBatch* batch = nullptr;  // nullptr: nothing to log (roll)
+    bool sync = false;                  // wait for fdatasync before returning
     bool roll = false;                  // seal the active segment (Compact)
     bool done = false;                  // protected by mu_
+    uint64_t sequence = 0;              // of the batch's record, set by the leader
     Status status;                      // protected by mu_
     std::condition_variable cv;
+  };
+
+  // Keys of a group being applied to the index, published for readers so a
+  // multi-op batch is seen all or nothing. Immutable once published; retired
+  // through the epochs. Entries are sorted by hash; a key's newest op wins.
+  struct Overlay {
+    struct Item {
+      uint64_t hash;
+      uint64_t location;  // of the entry (put or delete) in the log
+      bool tombstone;
+    };
+    std::vector<Item> items;
   };
 
   // Live counters behind GetStats(); relaxed atomics, sharded where readers
@@ -91,11 +116,22 @@ class StoreImpl final : public Store, private index::KeyReader {
   Status Recover();
 
   // --- commit (store_impl.cc) ---
-  // Enqueues w and waits until it is done; runs the group if it leads.
+  // Enqueues w and waits until its batch is appended and applied (not
+  // synced); runs the group if it leads.
   Status Enqueue(Writer* w);
-  // REQUIRES: the caller is the commit leader.
-  // *sync_failed is set if the fdatasync failed (then every later write fails).
-  Status CommitGroup(const std::vector<Writer*>& group, bool sync, bool roll, bool* sync_failed);
+  // REQUIRES: the caller is the commit leader. Appends group_ and applies it.
+  Status CommitGroup(bool roll);
+  // Returns once every record with sequence <= target is fdatasync'ed (target
+  // kSyncAllAppended: everything appended so far), running the fdatasync
+  // itself unless one is in flight. A failed fdatasync sets sync_error_.
+  // REQUIRES: mu_ not held; target <= the last sequence appended.
+  static constexpr uint64_t kSyncAllAppended = UINT64_MAX;
+  Status SyncThrough(uint64_t target);
+  // Looks `key` up in the published overlay, if any: 1 found (*loc set), 0
+  // deleted, -1 not in the overlay. REQUIRES: epoch guard.
+  int FindInOverlay(std::string_view key, uint64_t* loc) const;
+  // Index lookup behind Get/Contains: overlay first. REQUIRES: epoch guard.
+  bool FindLocation(std::string_view key, uint64_t* loc) const;
   // Starts a new active log segment able to hold `needed` bytes.
   // REQUIRES: the caller is the commit leader (or Open).
   Status RollSegment(uint64_t needed);
@@ -170,13 +206,24 @@ class StoreImpl final : public Store, private index::KeyReader {
   std::atomic<uint64_t> next_compaction_dead_{0};
   std::thread bg_thread_;
 
+  // Sync pipeline state, protected by mu_.
+  uint64_t appended_seq_ = 0;   // last sequence appended and applied (0: none since Open)
+  uint64_t synced_seq_ = 0;     // every record with sequence <= this is durable
+  bool syncing_ = false;        // an fdatasync of sync_seg_ is running
+  std::shared_ptr<log::Segment> sync_seg_;  // the segment holding appended_seq_
+  std::condition_variable sync_cv_;         // syncing_ went false; with mu_
+
+  // The group being applied, for readers (see Overlay); usually null.
+  std::atomic<const Overlay*> overlay_{nullptr};
+
   // Owned by the commit leader (whoever is at the front of writers_).
   std::shared_ptr<log::Segment> active_;
   uint64_t active_end_ = 0;      // append offset in active_
   uint64_t next_sequence_ = 1;
-  bool unsynced_ = false;        // bytes appended since the last fdatasync
   log::RecordEncoder encoder_;
-  std::atomic<bool> has_unsynced_{false};  // mirror of unsynced_ for the background thread
+  std::vector<Writer*> group_;            // the group being committed
+  std::vector<uint64_t> entry_offsets_;   // per op of the group
+  std::vector<Overlay::Item> overlay_items_;  // scratch for building an overlay
 };
 
 }  // namespace alexfs

@@ -1,5 +1,7 @@
 #include "engine/log/record.h"
 
+#include <cstring>
+
 #include "engine/crc32c.h"
 
 namespace alexfs::log {
@@ -128,6 +130,13 @@ std::vector<struct iovec> RecordEncoder::Iovecs() const {
     v.push_back(iovec{const_cast<char*>(PieceData(p)), p.len});
   }
   return v;
+}
+
+void RecordEncoder::CopyTo(char* dst) const {
+  for (const Piece& p : pieces_) {
+    std::memcpy(dst, PieceData(p), p.len);
+    dst += p.len;
+  }
 }
 
 uint32_t RecordEncoder::ExtendCrc(uint32_t init) const {

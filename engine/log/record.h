@@ -41,6 +41,8 @@ class RecordEncoder {
   // The group as iovecs. Valid until the encoder is changed or the referenced
   // batches die.
   std::vector<struct iovec> Iovecs() const;
+  // Copies the group to dst[0, size()).
+  void CopyTo(char* dst) const;
   // crc32c (unmasked) of the encoded bytes, extended from `init`.
   uint32_t ExtendCrc(uint32_t init) const;
 

@@ -1,9 +1,15 @@
-// Segment: one log file NNNNNN.log, preallocated and mapped read-only once.
+// Segment: one log file NNNNNN.log, preallocated and mapped once.
 //
-// A segment is created with fallocate() to its capacity and mapped MAP_SHARED,
-// PROT_READ over that whole capacity, so appends (pwritev through the file
-// descriptor, never through the mapping) become visible in the mapping without
+// A segment is created with fallocate() to its capacity and mapped MAP_SHARED
+// over that whole capacity, so appends become visible in the mapping without
 // remapping: a view handed out earlier stays valid while the segment grows.
+// Readers only ever get const views. Appends go through the descriptor
+// (pwritev), except small appends into a region that is allocated (fallocate)
+// and already written with zeros (PrefillZeros): those are copied into the
+// mapping, with no system call. Storing into such a page allocates no block,
+// so it cannot fail with ENOSPC (which, through a mapping, would be SIGBUS);
+// the page cache takes the bytes exactly as from pwritev, and fdatasync
+// writes them back the same way.
 //
 // Lifetime: segments are shared (std::shared_ptr). The store's segment table
 // holds one reference; every PinnedValue and iterator position holds one too. A
@@ -34,6 +40,12 @@ enum class SegmentKind : uint8_t {
 // "000042.log"
 std::string SegmentFileName(uint32_t id);
 
+// Test seam (fault injection), never set outside tests: while non-zero,
+// Segment::Sync() fails with this errno instead of calling fdatasync. The
+// store's handling of a failed fdatasync needs a device that fails one on
+// demand; dm-error (device-mapper) is not available where the tests run.
+inline std::atomic<int> g_inject_sync_errno{0};
+
 class Segment {
  public:
   // Creates dir/NNNNNN.log with `capacity` bytes allocated (fallocate) and maps
@@ -58,9 +70,10 @@ class Segment {
   // Size of the file at open (before any append).
   uint64_t file_size_at_open() const { return file_size_at_open_; }
 
-  // Writes the encoded group at `offset` with pwritev. On error, zeroes
-  // whatever part was written (so no partial record remains) and returns
-  // kNoSpace for ENOSPC. REQUIRES: offset + enc.size() <= capacity().
+  // Writes the encoded group at `offset`: copied into the mapping if the
+  // range is allocated and zero-filled (see above), else with pwritev. On
+  // error, zeroes whatever part was written (so no partial record remains) and
+  // returns kNoSpace for ENOSPC. REQUIRES: offset + enc.size() <= capacity().
   Status Append(const RecordEncoder& enc, uint64_t offset);
   Status Sync();  // fdatasync
   // Writes zeros over the preallocated space up to at least `end` (in chunks
@@ -97,7 +110,7 @@ class Segment {
 
  private:
   Segment(uint32_t id, SegmentKind kind, std::string path, int fd, const char* base,
-          uint64_t capacity, uint64_t file_size);
+          uint64_t capacity, uint64_t file_size, bool allocated);
 
   const uint32_t id_;
   const SegmentKind kind_;
@@ -108,6 +121,7 @@ class Segment {
   const uint64_t file_size_at_open_;
   std::atomic<bool> obsolete_{false};
   uint64_t zeroed_until_ = 0;  // bytes known written (data or zeros); appending thread only
+  bool allocated_;  // every block up to capacity_ is allocated; appending thread only
 };
 
 }  // namespace alexfs::log
