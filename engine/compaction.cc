@@ -2,7 +2,8 @@
 //
 //  1. Seal the active segment (manual runs) so its garbage can be reclaimed.
 //  2. Pick sealed segments: manual runs take every log segment and every sorted
-//     segment holding garbage; background runs take segments whose dead
+//     segment holding garbage (dead entries or tombstones; its record headers
+//     and footer are not garbage); background runs take segments whose dead
 //     fraction reaches compaction_garbage_ratio.
 //  3. Scan the inputs once (verifying every record): their newest sequence
 //     number, and the tombstones still needed (newer than the oldest record of
@@ -222,13 +223,23 @@ Status StoreImpl::CompactImpl(bool background) {
     for (const auto& [id, kind] : manifest_.segments) {
       const auto& seg = table->Find(id);
       const uint64_t data = seg->data_bytes.load(std::memory_order_relaxed);
-      const uint64_t live = std::min(data, seg->live_bytes.load(std::memory_order_relaxed));
+      // A sorted segment's record headers and footer are no garbage: its
+      // footer says how many records it holds.
+      uint64_t overhead = 0;
+      if (kind == log::SegmentKind::kSorted && data >= log::kFooterRecordSize) {
+        const char* footer = seg->base() + data - log::kFooterRecordSize;
+        overhead = log::DecodeFixed64(footer + log::kMinRecordSize) * log::kRecordHeaderSize +
+                   log::kFooterRecordSize;
+      }
+      const uint64_t live = std::min(data, seg->live_bytes.load(std::memory_order_relaxed) + overhead);
       bool take = false;
       if (id != active && data > 0) {
         if (background) {
           take = static_cast<double>(data - live) >=
                  options_.compaction_garbage_ratio * static_cast<double>(data);
         } else {
+          // Every log segment; a sorted one only if it holds garbage (a
+          // repeated Compact() does not rewrite a compacted store).
           take = kind == log::SegmentKind::kLog || live < data;
         }
       }
