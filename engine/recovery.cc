@@ -152,7 +152,21 @@ uint64_t EntrySize(std::string_view key) {
 class Source {
  public:
   // A sorted segment: records data[0, end) (end: the footer's offset).
+  struct Run {
+    const char* data;
+    uint64_t end;
+    uint32_t id;
+    std::string_view first, last;  // its smallest and largest key
+  };
   Source(const char* data, uint64_t end, uint32_t id) : data_(data), end_(end), id_(id) { Load(); }
+  // Sorted segments whose key ranges follow one another (each run's first
+  // key above the previous run's last), walked as one.
+  explicit Source(std::vector<Run> chain) : chain_(std::move(chain)) {
+    data_ = chain_[0].data;
+    end_ = chain_[0].end;
+    id_ = chain_[0].id;
+    Load();
+  }
   Source(const Item* first, const Item* last) : item_(first), item_end_(last) { Load(); }
 
   bool valid() const { return valid_; }
@@ -178,6 +192,13 @@ class Source {
  private:
   void Load() {
     if (data_ != nullptr) {
+      while (pos_ >= end_ && next_run_ + 1 < chain_.size()) {
+        const Run& r = chain_[++next_run_];
+        data_ = r.data;
+        end_ = r.end;
+        id_ = r.id;
+        pos_ = 0;
+      }
       valid_ = pos_ < end_;
       if (!valid_) return;
       // Verified by ScanSortedSegment: single-entry kPut/kDelete records.
@@ -195,6 +216,8 @@ class Source {
     }
   }
 
+  std::vector<Run> chain_;
+  size_t next_run_ = 0;  // index in chain_ of the run being walked
   const char* data_ = nullptr;
   uint64_t pos_ = 0, end_ = 0;
   uint32_t id_ = 0;
@@ -282,12 +305,7 @@ Status StoreImpl::Recover() {
 
   // Read every segment.
   auto table = std::make_unique<SegmentTable>();
-  struct SortedRun {
-    const char* data;
-    uint64_t end;
-    uint32_t id;
-  };
-  std::vector<SortedRun> sorted_runs;
+  std::vector<Source::Run> sorted_runs;
   Items log_items;
   uint64_t max_seq = 0;
   uint64_t torn_total = 0;
@@ -330,11 +348,12 @@ Status StoreImpl::Recover() {
     bool ascending = true;
     if (kind == log::SegmentKind::kSorted) {
       uint64_t seg_min_seq = UINT64_MAX;
-      std::string_view prev;
+      std::string_view prev, first_key;
       auto on_record = [&](const log::DecodedRecord& rec, uint64_t) {
         max_seq = std::max(max_seq, rec.sequence);
         seg_min_seq = std::min(seg_min_seq, rec.sequence);
         if (!prev.empty() && prev.compare(rec.entry.key) >= 0) ascending = false;
+        if (prev.empty()) first_key = rec.entry.key;
         prev = rec.entry.key;
       };
       s = log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r);
@@ -342,7 +361,9 @@ Status StoreImpl::Recover() {
       if (s.ok()) {
         entries += r.records;
         if (ascending) {
-          sorted_runs.push_back({seg->base(), size - log::kFooterRecordSize, seg_id});
+          if (r.records > 0) {
+            sorted_runs.push_back({seg->base(), size - log::kFooterRecordSize, seg_id, first_key, prev});
+          }
         } else {
           // Not in key order (never written so by compaction): merge its
           // entries as if they were logged.
@@ -404,12 +425,39 @@ Status StoreImpl::Recover() {
   SetChunks(&log_items);
   SortNewestFirst(&log_items);
   std::vector<Source> sources;
-  sources.reserve(sorted_runs.size() + 1);
-  for (const SortedRun& r : sorted_runs) sources.emplace_back(r.data, r.end, r.id);
+  {
+    // The segments one compaction wrote cover ascending, disjoint key ranges:
+    // chain such runs into one source, so the merge compares across sources
+    // only where ranges overlap (usually: the log, or a later compaction's
+    // segments).
+    std::sort(sorted_runs.begin(), sorted_runs.end(),
+              [](const Source::Run& a, const Source::Run& b) { return a.first < b.first; });
+    std::vector<std::vector<Source::Run>> chains;
+    for (const Source::Run& r : sorted_runs) {
+      bool placed = false;
+      for (auto& c : chains) {
+        if (c.back().last < r.first) {
+          c.push_back(r);
+          placed = true;
+          break;
+        }
+      }
+      if (!placed) chains.push_back({r});
+    }
+    sources.reserve(chains.size() + 1);
+    for (auto& c : chains) sources.emplace_back(std::move(c));
+  }
   if (!log_items.empty()) sources.emplace_back(log_items.data(), log_items.data() + log_items.size());
   std::erase_if(sources, [](const Source& c) { return !c.valid(); });
   std::vector<std::pair<std::string_view, uint64_t>> live;
   live.reserve(entries);
+  if (live.capacity() * sizeof(live[0]) >= (size_t{8} << 20)) {
+    // Ask for huge pages where the block allows (a hint, like BigAllocator).
+    const uintptr_t huge = uintptr_t{2} << 20;
+    const uintptr_t from = (reinterpret_cast<uintptr_t>(live.data()) + huge - 1) & ~(huge - 1);
+    const uintptr_t to = (reinterpret_cast<uintptr_t>(live.data() + live.capacity())) & ~(huge - 1);
+    if (to > from) (void)::madvise(reinterpret_cast<void*>(from), to - from, MADV_HUGEPAGE);
+  }
   std::vector<uint64_t> live_bytes(by_id.size(), 0);
   std::string_view prev;
   bool have_prev = false;
