@@ -213,6 +213,9 @@ class StoreImpl final : public Store, private index::KeyReader {
   std::shared_ptr<log::Segment> sync_seg_;  // the segment holding appended_seq_
   std::condition_variable sync_cv_;         // syncing_ went false; with mu_
 
+  // When the last fdatasync of the log ended (NowNanos); see CommitGroup.
+  std::atomic<uint64_t> last_sync_nanos_{0};
+
   // The group being applied, for readers (see Overlay); usually null.
   std::atomic<const Overlay*> overlay_{nullptr};
 

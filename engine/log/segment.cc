@@ -117,15 +117,18 @@ Status Segment::OpenExisting(const std::string& dir, uint32_t id, SegmentKind ki
   return Status::OK();
 }
 
-Status Segment::Append(const RecordEncoder& enc, uint64_t offset) {
-#if !defined(__SANITIZE_THREAD__)
+Status Segment::Append(const RecordEncoder& enc, uint64_t offset, bool may_map) {
+#if defined(__SANITIZE_THREAD__)
+  (void)may_map;
+#else
   // Under TSan appends go through pwritev as before: the index's optimistic
   // readers load a location (relaxed, inside a version check) and then read the
   // key at it, ordered by the address dependency and the writer's release in
   // BeginWrite -- which TSan cannot see (it does not model fences), so it would
   // report every such read of bytes the leader memcpy'd. pwritev's copy is made
   // by the kernel, invisible to TSan, exactly as before this fast path existed.
-  if (allocated_ && offset + enc.size() <= zeroed_until_ && offset + enc.size() <= capacity_) {
+  if (may_map && allocated_ && offset + enc.size() <= zeroed_until_ &&
+      offset + enc.size() <= capacity_) {
     // Allocated and zero-filled: a store into the mapping allocates nothing.
     enc.CopyTo(const_cast<char*>(base_) + offset);
     return Status::OK();
@@ -168,11 +171,16 @@ Status Segment::Append(const RecordEncoder& enc, uint64_t offset) {
 
 Status Segment::PrefillZeros(uint64_t end) {
   constexpr uint64_t kChunk = uint64_t{1} << 20;
+  // Written in small pieces: the page cache sizes its folios by the write
+  // (large folios, ext4 on Linux >= 6.16), and every fdatasync writes back
+  // each dirty folio whole. 1 MiB pieces made each small durable write cost
+  // a 1 MiB device write; 16 KiB pieces cost 16 KiB.
+  constexpr uint64_t kPiece = uint64_t{16} << 10;
   if (end <= zeroed_until_) return Status::OK();
-  static const std::vector<char> zeros(kChunk, 0);
+  static const std::vector<char> zeros(kPiece, 0);
   const uint64_t target = std::min(capacity_, (end + kChunk - 1) / kChunk * kChunk);
   while (zeroed_until_ < target) {
-    const size_t n = static_cast<size_t>(std::min(kChunk, target - zeroed_until_));
+    const size_t n = static_cast<size_t>(std::min(kPiece, target - zeroed_until_));
     ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(zeroed_until_));
     if (w < 0) {
       if (errno == EINTR) continue;

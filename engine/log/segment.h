@@ -74,10 +74,11 @@ class Segment {
   // range is allocated and zero-filled (see above), else with pwritev. On
   // error, zeroes whatever part was written (so no partial record remains) and
   // returns kNoSpace for ENOSPC. REQUIRES: offset + enc.size() <= capacity().
-  Status Append(const RecordEncoder& enc, uint64_t offset);
+  // may_map false: always pwritev (see StoreImpl::CommitGroup for why).
+  Status Append(const RecordEncoder& enc, uint64_t offset, bool may_map = true);
   Status Sync();  // fdatasync
-  // Writes zeros over the preallocated space up to at least `end` (in chunks
-  // of 1 MiB) unless it was written already. fallocate leaves "unwritten"
+  // Writes zeros over the preallocated space up to at least `end` (1 MiB at a
+  // time, in 16 KiB writes) unless it was written already. fallocate leaves "unwritten"
   // extents; the first write into one changes file metadata, which makes the
   // next fdatasync commit the journal (~6 ms on ext4). Zeroing ahead of the
   // appends keeps a durable write to one data flush.
