@@ -64,9 +64,14 @@ bool MountedStore::Mount() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (IsMounted(mountpoint_)) {
-      // The mount is in the table; statfs (never cached) proves a daemon answers.
+      // The mount is in the table; statfs (never cached) proves a daemon
+      // answers. The f_type check matters on a remount after a kill: the
+      // table may still list the dead mount when the new daemon detaches it,
+      // and statfs then reaches the directory underneath (ext4, tmpfs) before
+      // the new FUSE mount is in place.
+      constexpr decltype(statfs::f_type) kFuseSuperMagic = 0x65735546;
       struct statfs sfs;
-      if (::statfs(mountpoint_.c_str(), &sfs) == 0) return true;
+      if (::statfs(mountpoint_.c_str(), &sfs) == 0 && sfs.f_type == kFuseSuperMagic) return true;
     }
     int status;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
