@@ -163,7 +163,7 @@ bool AlexIndex::Impl::Find(std::string_view key, uint64_t* location) const {
     bool exact;
     const uint32_t pos = full_key_compares ? leaf->LowerBoundFullKeys(key, keys, &exact)
                                            : leaf->LowerBound(key, keys, &exact);
-    const uint64_t loc = exact ? leaf->slots[pos].location.load(std::memory_order_relaxed) : 0;
+    const uint64_t loc = exact ? leaf->slots[pos].location.load(std::memory_order_acquire) : 0;
     if (!VersionUnchanged(leaf->version, v)) continue;
     if (exact && location != nullptr) *location = loc;
     return exact;
@@ -175,7 +175,7 @@ bool AlexIndex::Impl::StepFrom(DataNode* n, uint32_t from, uint64_t expected, It
     const uint64_t v = n->version.load(std::memory_order_acquire);
     if ((v & 1) || (expected != 0 && v != expected)) return false;
     const uint32_t occ = n->NextOccupied(from);
-    const uint64_t loc = occ < n->capacity ? n->slots[occ].location.load(std::memory_order_relaxed) : 0;
+    const uint64_t loc = occ < n->capacity ? n->slots[occ].location.load(std::memory_order_acquire) : 0;
     DataNode* next = n->next.load(std::memory_order_acquire);
     if (!VersionUnchanged(n->version, v)) return false;
     if (occ < n->capacity) {
@@ -534,7 +534,7 @@ std::string AlexIndex::Impl::Check() const {
     if (!err.empty()) return err;
     total += d->num_keys;
     for (uint32_t s = d->NextOccupied(0); s < d->capacity; s = d->NextOccupied(s + 1)) {
-      std::string_view k = keys->KeyAt(d->slots[s].location.load(std::memory_order_relaxed));
+      std::string_view k = keys->KeyAt(d->slots[s].location.load(std::memory_order_acquire));
       if (have_last && CompareKeys(last, k) >= 0) return "keys out of order across data nodes";
       last = k;
       have_last = true;
@@ -599,7 +599,7 @@ bool AlexIndex::Upsert(std::string_view key, uint64_t location, uint64_t* old_lo
     const uint32_t pos = leaf->LowerBound(key, im->keys, &exact);
     if (exact) {
       const uint32_t occ = leaf->NextOccupied(pos);
-      if (old_location != nullptr) *old_location = leaf->slots[occ].location.load(std::memory_order_relaxed);
+      if (old_location != nullptr) *old_location = leaf->slots[occ].location.load(std::memory_order_acquire);
       leaf->SetLocation(occ, location);
       return false;
     }
@@ -622,7 +622,7 @@ bool AlexIndex::CompareAndSwap(std::string_view key, uint64_t expected, uint64_t
   const uint32_t pos = leaf->LowerBound(key, im->keys, &exact);
   if (!exact) return false;
   const uint32_t occ = leaf->NextOccupied(pos);
-  if (leaf->slots[occ].location.load(std::memory_order_relaxed) != expected) return false;
+  if (leaf->slots[occ].location.load(std::memory_order_acquire) != expected) return false;
   leaf->SetLocation(occ, desired);
   return true;
 }
@@ -657,7 +657,7 @@ size_t AlexIndex::CompareAndSwapSorted(const SwapRequest* requests, size_t n, bo
     const uint64_t lc = leaf->slots[last_occ].chunk.load(std::memory_order_relaxed);
     if (tc != lc) return tc < lc;
     if (!have_last_key) {
-      last_key = im->keys->KeyAt(leaf->slots[last_occ].location.load(std::memory_order_relaxed));
+      last_key = im->keys->KeyAt(leaf->slots[last_occ].location.load(std::memory_order_acquire));
       have_last_key = true;
     }
     return CompareKeys(key, last_key) <= 0;
@@ -696,7 +696,7 @@ size_t AlexIndex::CompareAndSwapSorted(const SwapRequest* requests, size_t n, bo
       uint32_t pos = (leaf == cursor_leaf && tc == cursor_chunk) ? cursor : leaf->LowerBoundChunk(tc);
       for (uint32_t occ = leaf->NextOccupied(pos); occ < leaf->capacity; occ = leaf->NextOccupied(occ + 1)) {
         if (leaf->slots[occ].chunk.load(std::memory_order_relaxed) != tc) break;
-        if (leaf->slots[occ].location.load(std::memory_order_relaxed) == r.expected) {
+        if (leaf->slots[occ].location.load(std::memory_order_acquire) == r.expected) {
           leaf->SetLocation(occ, r.desired);
           if (have_last_key && static_cast<int64_t>(occ) == last_occ) have_last_key = false;
           cursor_leaf = leaf;
@@ -722,7 +722,7 @@ bool AlexIndex::Erase(std::string_view key, uint64_t* old_location) {
   const uint32_t pos = leaf->LowerBound(key, im->keys, &exact);
   if (!exact) return false;
   const uint32_t occ = leaf->NextOccupied(pos);
-  if (old_location != nullptr) *old_location = leaf->slots[occ].location.load(std::memory_order_relaxed);
+  if (old_location != nullptr) *old_location = leaf->slots[occ].location.load(std::memory_order_acquire);
   leaf->Erase(occ);
   im->size.fetch_sub(1, std::memory_order_relaxed);
   im->MaybeShrinkOrMerge(leaf, parent, slot);

@@ -236,7 +236,7 @@ void DataNode::RefillGapsBefore(uint32_t i) {
 
 void DataNode::SetLocation(uint32_t i, uint64_t location) {
   BeginWrite();
-  slots[i].location.store(location, std::memory_order_relaxed);
+  slots[i].location.store(location, std::memory_order_release);
   RefillGapsBefore(i);
   EndWrite();
 }

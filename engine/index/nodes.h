@@ -204,10 +204,15 @@ struct DataNode final : Node {
   // Gaps (g, i) copy slot i's (chunk, location); i == capacity means the tail.
   void RefillGapsBefore(uint32_t i);
   uint64_t ChunkAt(uint32_t i) const { return slots[i].chunk.load(std::memory_order_relaxed); }
-  uint64_t LocAt(uint32_t i) const { return slots[i].location.load(std::memory_order_relaxed); }
+  // Locations are stored with release and loaded with acquire: an optimistic
+  // reader that sees a new location may read the record's key at once (before
+  // validating the version), and the writer wrote that record (e.g. copied
+  // it into the log's mapping) before storing the location. On x86 both are
+  // plain moves.
+  uint64_t LocAt(uint32_t i) const { return slots[i].location.load(std::memory_order_acquire); }
   void Put(uint32_t i, uint64_t chunk, uint64_t loc) {
     slots[i].chunk.store(chunk, std::memory_order_relaxed);
-    slots[i].location.store(loc, std::memory_order_relaxed);
+    slots[i].location.store(loc, std::memory_order_release);
   }
 };
 

@@ -118,22 +118,15 @@ Status Segment::OpenExisting(const std::string& dir, uint32_t id, SegmentKind ki
 }
 
 Status Segment::Append(const RecordEncoder& enc, uint64_t offset, bool may_map) {
-#if defined(__SANITIZE_THREAD__)
-  (void)may_map;
-#else
-  // Under TSan appends go through pwritev as before: the index's optimistic
-  // readers load a location (relaxed, inside a version check) and then read the
-  // key at it, ordered by the address dependency and the writer's release in
-  // BeginWrite -- which TSan cannot see (it does not model fences), so it would
-  // report every such read of bytes the leader memcpy'd. pwritev's copy is made
-  // by the kernel, invisible to TSan, exactly as before this fast path existed.
+  // Readers may read these bytes as soon as the index holds their location:
+  // the index stores locations with release and loads them with acquire
+  // (engine/index/nodes.h), which orders this copy before those reads.
   if (may_map && allocated_ && offset + enc.size() <= zeroed_until_ &&
       offset + enc.size() <= capacity_) {
     // Allocated and zero-filled: a store into the mapping allocates nothing.
     enc.CopyTo(const_cast<char*>(base_) + offset);
     return Status::OK();
   }
-#endif
   std::vector<struct iovec> iov = enc.Iovecs();
   size_t i = 0;
   uint64_t pos = offset;
