@@ -561,14 +561,18 @@ Status StoreImpl::Close() {
 void StoreImpl::BackgroundThread() {
   std::unique_lock<std::mutex> l(mu_);
   while (!closing_) {
+    // A compaction asked for while the last round ran was notified with
+    // nobody waiting: it is taken at once, not at the next wake-up.
+    auto wanted = [this] { return closing_ || compaction_wanted_ || reclaim_wanted_; };
     if (reclaim_wanted_) {
+      // Retire old segments as soon as their last readers have gone: poll.
       auto wait = std::chrono::milliseconds(10);
       if (options_.commit_interval.count() > 0) wait = std::min(wait, options_.commit_interval);
-      bg_cv_.wait_for(l, wait);
+      bg_cv_.wait_for(l, wait, [this] { return closing_ || compaction_wanted_; });
     } else if (options_.commit_interval.count() > 0) {
-      bg_cv_.wait_for(l, options_.commit_interval);
+      bg_cv_.wait_for(l, options_.commit_interval, wanted);
     } else {
-      bg_cv_.wait(l);
+      bg_cv_.wait(l, wanted);
     }
     if (closing_) break;
     const bool compact = compaction_wanted_;
