@@ -41,16 +41,7 @@ inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
     if (c > 0) return UINT64_MAX;
     if (key.size() < p) return 0;  // a proper prefix of the prefix sorts first
   }
-  const size_t avail = key.size() - p;
-  const unsigned char* s = reinterpret_cast<const unsigned char*>(key.data()) + p;
-  if (avail >= 8) {
-    uint64_t v;
-    std::memcpy(&v, s, 8);
-    return __builtin_bswap64(v);
-  }
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | (i < avail ? s[i] : 0u);
-  return v;
+  return SuffixChunk(key, p);
 }
 
 // A node's chunk selection: which bytes after the node's prefix form its

@@ -131,32 +131,7 @@ uint32_t DataNode::LowerBound(std::string_view key, const KeyReader* keys, bool*
   *exact = false;
   const uint64_t tc = KeyChunk(key);
   const int64_t cap = capacity;
-  const int64_t p = model.PredictClamped(tc, capacity);
-  // Exponential search from the prediction for the first slot with chunk >= tc.
-  // Invariant: chunk[l] < tc (or l == -1), chunk[r] >= tc (or r == cap).
-  int64_t l, r;
-  if (ChunkAt(static_cast<uint32_t>(p)) < tc) {
-    l = p;
-    int64_t b = 1;
-    while (p + b < cap && ChunkAt(static_cast<uint32_t>(p + b)) < tc) {
-      l = p + b;
-      b *= 2;
-    }
-    r = std::min(p + b, cap);
-  } else {
-    r = p;
-    int64_t b = 1;
-    while (p - b >= 0 && ChunkAt(static_cast<uint32_t>(p - b)) >= tc) {
-      r = p - b;
-      b *= 2;
-    }
-    l = p - b >= 0 ? p - b : -1;
-  }
-  while (r - l > 1) {
-    const int64_t m = l + (r - l) / 2;
-    if (ChunkAt(static_cast<uint32_t>(m)) < tc) l = m; else r = m;
-  }
-  const int64_t first = r;
+  const int64_t first = LowerBoundChunk(tc);
   if (first == cap || ChunkAt(static_cast<uint32_t>(first)) != tc) return static_cast<uint32_t>(first);
   // Ties on the chunk: find their end, then compare full keys inside.
   int64_t el = first, b = 1;
@@ -169,8 +144,7 @@ uint32_t DataNode::LowerBound(std::string_view key, const KeyReader* keys, bool*
     const int64_t m = el + (er - el) / 2;
     if (ChunkAt(static_cast<uint32_t>(m)) <= tc) el = m; else er = m;
   }
-  l = first - 1;
-  r = er;
+  int64_t l = first - 1, r = er;
   while (r - l > 1) {
     const int64_t m = l + (r - l) / 2;
     const uint64_t loc = LocAt(static_cast<uint32_t>(m));
