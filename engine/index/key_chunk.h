@@ -31,17 +31,22 @@ inline uint64_t SuffixChunk(std::string_view key, size_t p) {
   return v << (8 * (8 - avail));
 }
 
-inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
+// Where `key` lies against the keys that start with `prefix`: < 0 before all
+// of them, > 0 after all of them, 0 if it starts with the prefix.
+inline int CompareToPrefix(std::string_view key, std::string_view prefix) {
   const size_t p = prefix.size();
-  if (p != 0) {
-    const size_t m = std::min(key.size(), p);
-    // m == 0 for an empty key, whose data() may be null (memcmp must not see it).
-    const int c = m == 0 ? 0 : std::memcmp(key.data(), prefix.data(), m);
-    if (c < 0) return 0;
-    if (c > 0) return UINT64_MAX;
-    if (key.size() < p) return 0;  // a proper prefix of the prefix sorts first
-  }
-  return SuffixChunk(key, p);
+  if (p == 0) return 0;
+  const size_t m = std::min(key.size(), p);
+  // m == 0 for an empty key, whose data() may be null (memcmp must not see it).
+  const int c = m == 0 ? 0 : std::memcmp(key.data(), prefix.data(), m);
+  if (c != 0) return c;
+  return key.size() < p ? -1 : 0;  // a proper prefix of the prefix sorts first
+}
+
+inline uint64_t ChunkOf(std::string_view key, std::string_view prefix) {
+  const int c = CompareToPrefix(key, prefix);
+  if (c != 0) return c < 0 ? 0 : UINT64_MAX;
+  return SuffixChunk(key, prefix.size());
 }
 
 // A node's chunk selection: which bytes after the node's prefix form its
@@ -202,15 +207,9 @@ ChunkSelection ChooseSelection(size_t n, size_t p, KeyAtFn&& key_at, size_t max_
 // ChunkOf for a node with a chunk selection; tmpl as for SelectedChunk.
 inline uint64_t ChunkOf(std::string_view key, std::string_view prefix, const ChunkSelection& sel, const char* tmpl) {
   if (sel.count == 0) return ChunkOf(key, prefix);
-  const size_t p = prefix.size();
-  if (p != 0) {
-    const size_t m = std::min(key.size(), p);
-    const int c = m == 0 ? 0 : std::memcmp(key.data(), prefix.data(), m);
-    if (c < 0) return 0;
-    if (c > 0) return UINT64_MAX;
-    if (key.size() < p) return 0;
-  }
-  return SelectedChunk(key, p, sel, tmpl);
+  const int c = CompareToPrefix(key, prefix);
+  if (c != 0) return c < 0 ? 0 : UINT64_MAX;
+  return SelectedChunk(key, prefix.size(), sel, tmpl);
 }
 
 inline size_t CommonPrefixLength(std::string_view a, std::string_view b) {
