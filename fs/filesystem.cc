@@ -404,7 +404,6 @@ const fuse_lowlevel_ops kOps = [] {
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                    fuse_file_info* fi) { Self(req, Request::kSetAttr)->SetAttr(req, ino, attr, to_set, fi); };
-  ops.access = [](fuse_req_t req, fuse_ino_t ino, int mask) { Self(req, Request::kAccess)->Access(req, ino, mask); };
   ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { Self(req, Request::kReadLink)->ReadLink(req, ino); };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
     Self(req, Request::kMkNod)->MkNod(req, parent, name, mode, rdev);

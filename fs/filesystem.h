@@ -5,7 +5,7 @@
 // fs/file_buffer.h. The operations are split by concept:
 //   filesystem.cc   state, init/destroy/statfs, object access, commits, the
 //                   background committer, the operation table
-//   attr_ops.cc     getattr, setattr, access
+//   attr_ops.cc     getattr, setattr (permissions: the kernel, see mount.cc)
 //   file_ops.cc     open, create, read, write, flush, release, fsync
 //   namespace_ops.cc  lookup, forget, mknod, mkdir, symlink, readlink, unlink,
 //                   rmdir, link
@@ -126,7 +126,6 @@ class Filesystem {
 
   void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
-  void Access(fuse_req_t req, fuse_ino_t ino, int mask);
 
   void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,

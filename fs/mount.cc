@@ -214,10 +214,18 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
                                             "': expected commit_interval_ms=<milliseconds>"));
       }
       fs_options.commit_interval = std::chrono::milliseconds(ms);
+    } else if (opt == "default_permissions") {
+      // Always on (below); accepted for compatibility with existing fstab lines.
     } else if (!opt.empty()) {
       fuse_options.push_back(opt);
     }
   }
+  // Permissions are always checked by the kernel against the stored mode, uid
+  // and gid (default_permissions). Without it the kernel would ask this daemon
+  // only through access(2), so with allow_other any user could open, chmod or
+  // delete anybody's files; the kernel's check also covers every operation
+  // (open, create, unlink, rename, setattr, sticky directories) in one place.
+  fuse_options.push_back("default_permissions");
   if (fs_options.commit_interval.count() == 0 && !fs_options.commit_on_close) {
     spdlog::warn("commit_interval_ms=0 without commit_on_close: closed files are committed only "
                  "by fsync, rename and unmount (a killed daemon loses the rest)");

@@ -4,7 +4,7 @@ namespace alexfs::fs {
 
 const char* RequestName(Request r) {
   static constexpr const char* kNames[kRequestKinds] = {
-      "init",    "statfs",   "lookup",  "forget",  "getattr",  "setattr",     "access",
+      "init",    "statfs",   "lookup",  "forget",  "getattr",  "setattr",
       "readlink", "mknod",   "mkdir",   "unlink",  "rmdir",    "symlink",     "rename",
       "link",    "open",     "create",  "read",    "write",    "flush",       "release",
       "fsync",   "opendir",  "readdir", "readdirplus", "releasedir", "fsyncdir",

@@ -15,7 +15,7 @@
 namespace alexfs::fs {
 
 enum class Request : uint8_t {
-  kInit, kStatFs, kLookup, kForget, kGetAttr, kSetAttr, kAccess, kReadLink,
+  kInit, kStatFs, kLookup, kForget, kGetAttr, kSetAttr, kReadLink,
   kMkNod, kMkDir, kUnlink, kRmDir, kSymlink, kRename, kLink, kOpen, kCreate,
   kRead, kWrite, kFlush, kRelease, kFsync, kOpenDir, kReadDir, kReadDirPlus,
   kReleaseDir, kFsyncDir,

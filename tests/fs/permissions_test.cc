@@ -1,6 +1,7 @@
-// Permissions with -o allow_other,default_permissions: the kernel checks the
-// stored mode, uid and gid. The test runs as root and drops to uid/gid 12345
-// in a forked child.
+// Permissions with -o allow_other: the kernel checks the stored mode, uid and
+// gid whether or not the mount asked for default_permissions (alexfs always
+// turns it on). Every test runs with both option sets. The test runs as root
+// and drops to uid/gid 12345 in a forked child.
 #include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
@@ -19,12 +20,11 @@ namespace {
 constexpr uid_t kUser = 12345;
 constexpr gid_t kGroup = 12345;
 
-class PermissionsTest : public ::testing::Test {
+class PermissionsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
-    store_ = std::make_unique<MountedStore>(
-        std::vector<std::string>{"-o", "allow_other,default_permissions"});
+    store_ = std::make_unique<MountedStore>(std::vector<std::string>{"-o", GetParam()});
     ASSERT_TRUE(store_->Mount()) << store_->last_output();
     // The other user must be able to reach the mountpoint (mkdtemp made 0700).
     std::string parent = store_->mountpoint().substr(0, store_->mountpoint().rfind('/'));
@@ -65,7 +65,7 @@ class PermissionsTest : public ::testing::Test {
 
 std::string Errno(int rc) { return rc >= 0 ? "ok" : std::string(strerrorname_np(errno)); }
 
-TEST_F(PermissionsTest, StoredModeAndOwnerAreEnforced) {
+TEST_P(PermissionsTest, StoredModeAndOwnerAreEnforced) {
   ASSERT_TRUE(PutFile(Path("secret"), "root only"));
   ASSERT_EQ(::chmod(Path("secret").c_str(), 0600), 0);
   ASSERT_TRUE(PutFile(Path("public"), "everyone"));
@@ -100,7 +100,7 @@ TEST_F(PermissionsTest, StoredModeAndOwnerAreEnforced) {
   EXPECT_EQ(GetFile(Path("home/mine")), "mine");
 }
 
-TEST_F(PermissionsTest, StickyDirectoryProtectsOthersFiles) {
+TEST_P(PermissionsTest, StickyDirectoryProtectsOthersFiles) {
   ASSERT_EQ(::mkdir(Path("tmp").c_str(), 0777), 0);
   ASSERT_EQ(::chmod(Path("tmp").c_str(), 01777), 0);
   ASSERT_TRUE(PutFile(Path("tmp/roots"), "r"));
@@ -114,7 +114,7 @@ TEST_F(PermissionsTest, StickyDirectoryProtectsOthersFiles) {
   EXPECT_EQ(out, "unlink-others=EPERM;create=ok;unlink-own=ok;");
 }
 
-TEST_F(PermissionsTest, WriteByOtherUserClearsSetuid) {
+TEST_P(PermissionsTest, WriteByOtherUserClearsSetuid) {
   ASSERT_TRUE(PutFile(Path("prog"), "#!"));
   ASSERT_EQ(::chmod(Path("prog").c_str(), 04777), 0);
   std::string out = AsUser([&] {
@@ -128,6 +128,15 @@ TEST_F(PermissionsTest, WriteByOtherUserClearsSetuid) {
   EXPECT_EQ(StatOf(Path("prog")).st_mode & 07777, 0777u);
   EXPECT_EQ(GetFile(Path("prog")), "#!x");
 }
+
+// Without default_permissions in the options (the fstab example's form) the
+// same checks hold: any user reading root's 0600 files was the hole this closes.
+INSTANTIATE_TEST_SUITE_P(Options, PermissionsTest,
+                         ::testing::Values("allow_other,default_permissions", "allow_other"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param == "allow_other" ? std::string("AllowOtherOnly")
+                                                              : std::string("DefaultPermissions");
+                         });
 
 }  // namespace
 }  // namespace alexfs::testing

@@ -127,6 +127,33 @@ TEST_F(MountHelper, MountDashTFuseAlexfs) {
   EXPECT_FALSE(IsMounted(mnt));
 }
 
+// noexec, nosuid and nodev reach the kernel's mount flags (they were dropped).
+TEST_F(MountHelper, PassesNoexecNosuidNodev) {
+  TempDir dir;
+  std::string data = dir.Sub("data"), mnt = dir.Sub("mnt");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::string out;
+  ASSERT_EQ(RunCommand({"mount", "-t", "fuse.alexfs", data, mnt, "-o", "noexec,nosuid,nodev"}, &out),
+            0)
+      << out;
+  ASSERT_TRUE(IsMounted(mnt));
+  std::string options;
+  EXPECT_EQ(RunCommand({"findmnt", "-n", "-o", "VFS-OPTIONS", mnt}, &options), 0);
+  EXPECT_NE(options.find("noexec"), std::string::npos) << options;
+  EXPECT_NE(options.find("nosuid"), std::string::npos) << options;
+  EXPECT_NE(options.find("nodev"), std::string::npos) << options;
+  std::string script = mnt + "/script.sh";
+  ASSERT_TRUE(WriteFile(script, "#!/bin/sh\nexit 0\n"));
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  EXPECT_NE(RunCommand({script}, &out), 0) << "a script ran on a noexec mount";
+  EXPECT_EQ(RunCommand({"umount", mnt}, &out), 0) << out;
+
+  // And the opposite: exec given explicitly, the script runs.
+  ASSERT_EQ(RunCommand({"mount", "-t", "fuse.alexfs", data, mnt, "-o", "exec"}, &out), 0) << out;
+  EXPECT_EQ(RunCommand({script}, &out), 0) << out;
+  EXPECT_EQ(RunCommand({"umount", mnt}, &out), 0) << out;
+}
+
 TEST_F(MountHelper, FstabLine) {
   TempDir dir;
   std::string data = dir.Sub("data"), mnt = dir.Sub("mnt");

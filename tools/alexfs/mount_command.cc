@@ -198,7 +198,8 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
                   "commit_on_close (also commit at every close; cached reads then cost daemon "
                   "round trips), metrics_file=PATH (also "
                   "export metrics there, e.g. for node_exporter's textfile collector), "
-                  "and libfuse's own: allow_other, default_permissions, ro, ...")
+                  "and libfuse's own: allow_other, ro, noexec, nosuid, nodev, ... "
+                  "(permissions are always checked: default_permissions is always on)")
       ->allow_extra_args(false);
   cmd->add_flag("-f,--foreground", args->foreground,
                 "Serve in this process (for systemd: Type=notify), log to stderr");
