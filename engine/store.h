@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/env.h"
 #include "engine/stats.h"
 #include "engine/status.h"
 #include "engine/write_batch.h"
@@ -59,6 +60,9 @@ struct StoreOptions {
   // of the log and at least min_garbage_bytes. <= 0 turns automatic compaction off.
   double compaction_garbage_ratio = 0.5;
   uint64_t compaction_min_garbage_bytes = uint64_t{64} << 20;
+  // Every file operation of the store goes through this Env (engine/env.h);
+  // nullptr: Env::Default(), the POSIX one. Not owned; must outlive the store.
+  Env* env = nullptr;
 };
 
 // How long Write() waits.
