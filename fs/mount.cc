@@ -236,7 +236,9 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   // The store first: a store another process holds (LOCK busy, naming its pid)
   // or cannot recover must stop the mount before the kernel sees it.
   std::unique_ptr<Store> store;
-  s = Store::Open(config.data_dir, StoreOptions(), &store);
+  StoreOptions store_options;
+  store_options.env = config.env;
+  s = Store::Open(config.data_dir, store_options, &store);
   if (!s.ok()) {
     return fail(Status::WithErrno(s.code(), s.errno_value(),
                                   "cannot open the store in " + config.data_dir + ": " +
