@@ -26,10 +26,15 @@
 //
 // On disk (one directory per store): LOCK (flock'd for the store's lifetime,
 // holds the owner's pid), MANIFEST (the set of segments), NNNNNN.log segments.
+// Every file operation goes through StoreOptions::env (engine/env.h).
 // Open() recovers: it replays the log in sequence order, verifying every
-// checksum. A torn tail of the newest segment (a write that was never
-// acknowledged) is truncated and logged; damage anywhere else makes Open() fail
-// with a Status naming the file and offset.
+// checksum. The newest log segment may end in a torn tail (writes never
+// acknowledged as durable, possibly with pages lost in a power cut: zeros
+// followed by intact later records). It is truncated at the first bad record
+// and logged with file, offset and bytes. Any other damage, including in
+// segments synced before newer ones were written, makes Open() fail with a
+// Status naming the file and offset. Segment creation, MANIFEST swaps and
+// the removal of unpublished segments are followed by a directory fsync.
 #pragma once
 
 #include <chrono>
