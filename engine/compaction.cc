@@ -16,7 +16,8 @@
 //  6. Under index_mu_, a chunk at a time, compare-and-swap the entries from
 //     their old to their new locations (AlexIndex::CompareAndSwapSorted): a key
 //     written meanwhile keeps its newer location.
-//  7. Publish the new set with one MANIFEST write. A crash before it leaves the
+//  7. Sync the log (the writes that made input entries dead must be durable
+//     before the inputs go), then publish the new set with one MANIFEST write. A crash before it leaves the
 //     old set (the new files are unlisted and deleted at Open); after it, the
 //     new set. The old segments leave the table and are unlinked once the last
 //     reader (epoch guard or pinned value) lets go.
@@ -69,16 +70,13 @@ class SortedWriter {
   SortedWriter(const SortedWriter&) = delete;
   SortedWriter& operator=(const SortedWriter&) = delete;
 
-  Status Open(const std::string& path) {
-    Close();
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd_ < 0) return Status::FromErrno(errno, "open " + path);
-    path_ = path;
+  // Starts writing `seg` from offset 0 (through its file, engine/env.h).
+  void Open(log::Segment* seg) {
+    seg_ = seg;
     used_ = 0;
     offset_ = 0;
     crc_ = 0;
     count_ = 0;
-    return Status::OK();
   }
 
   static uint64_t RecordSize(const log::Entry& e) { return log::kRecordHeaderSize + e.size(); }
@@ -146,10 +144,7 @@ class SortedWriter {
     return s;
   }
 
-  void Close() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
+  void Close() { seg_ = nullptr; }
 
  private:
   static void EncodeHeader(char* r, const log::Entry& e, uint64_t sequence) {
@@ -166,29 +161,19 @@ class SortedWriter {
     // Start writeback now, so the disk works while the next piece is
     // gathered and the final fdatasync finds little left to do. A hint only.
     if (s.ok() && offset_ > from) {
-      (void)::sync_file_range(fd_, static_cast<off_t>(from), static_cast<off_t>(offset_ - from),
-                              SYNC_FILE_RANGE_WRITE);
+      seg_->StartWriteback(from, offset_ - from);
     }
     return s;
   }
 
   Status WriteAll(const char* p, size_t n) {
-    while (n > 0) {
-      ssize_t w = ::pwrite(fd_, p, std::min<size_t>(n, size_t{1} << 30), static_cast<off_t>(offset_));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return Status::FromErrno(errno, "write " + path_ + " at offset " + std::to_string(offset_));
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      offset_ += static_cast<uint64_t>(w);
-    }
-    return Status::OK();
+    Status s = seg_->WriteAt(offset_, p, n);
+    if (s.ok()) offset_ += n;
+    return s;
   }
 
   std::unique_ptr<char[]> buf_;
-  std::string path_;
-  int fd_ = -1;
+  log::Segment* seg_ = nullptr;
   size_t used_ = 0;      // bytes in buf_
   uint64_t offset_ = 0;  // file offset of buf_[0]
   uint32_t crc_ = 0;     // unmasked crc32c of every byte added so far
@@ -431,9 +416,9 @@ Status StoreImpl::CompactImpl(bool background) {
         {
           std::lock_guard<std::mutex> tl(table_mu_);
           const uint32_t id = manifest_.next_file++;
-          s = log::Segment::Create(dir_, id, log::SegmentKind::kSorted, capacity, &seg);
+          s = log::Segment::Create(env_, dir_, id, log::SegmentKind::kSorted, capacity, &seg);
         }
-        if (s.ok()) s = w.Open(seg->path());
+        if (s.ok()) w.Open(seg.get());
       }
       uint64_t off = 0;
       if (s.ok()) s = w.Add(e, out_seq, &off);
@@ -514,14 +499,17 @@ Status StoreImpl::CompactImpl(bool background) {
   }
   const double swap_s = Seconds(phase);
 
-  // 7. Publish.
-  Status s;
-  {
+  // 7. Publish. First make durable every record appended so far: the writes
+  // that made input entries dead (overwrites, deletes) may still be unsynced,
+  // and once the inputs are gone a power cut that lost those writes would
+  // lose the older versions too instead of bringing them back.
+  Status s = SyncThrough(kSyncAllAppended);
+  if (s.ok()) {
     std::lock_guard<std::mutex> tl(table_mu_);
     Manifest m = manifest_;
     for (const auto& in : inputs) m.segments.erase(in->id());
     for (const auto& o : outputs) m.segments[o->id()] = log::SegmentKind::kSorted;
-    s = WriteManifest(dir_, m);
+    s = WriteManifest(env_, dir_, m);
     if (s.ok()) {
       manifest_ = std::move(m);
       std::vector<uint32_t> ids;

@@ -1,7 +1,5 @@
 #include "engine/epoch.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <unordered_map>
 
 namespace alexfs {
@@ -47,7 +45,7 @@ thread_local EpochThreadCache thread_cache;
 
 EpochManager::EpochManager()
     : id_(next_manager_id.fetch_add(1, std::memory_order_relaxed)),
-      slots_(new Slot[kMaxThreads]) {
+      slots_(new Slot[kMaxThreads + 1]) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
   Registry()[id_] = this;
 }
@@ -89,12 +87,33 @@ uint32_t EpochManager::ClaimSlot() {
       return i;
     }
   }
-  std::fprintf(stderr, "EpochManager: more than %zu threads hold epoch slots\n", kMaxThreads);
-  std::abort();
+  // Every own slot is taken: share the overflow slot (see epoch.h).
+  high_water_.store(kMaxThreads + 1, std::memory_order_seq_cst);
+  thread_cache.entries.push_back({id_, kOverflowSlot});
+  return kOverflowSlot;
+}
+
+void EpochManager::EnterOverflow() {
+  std::lock_guard<std::mutex> lock(overflow_mu_);
+  if (overflow_readers_++ == 0) {
+    // The first reader's epoch stays while any overflow reader is inside:
+    // never newer than any of theirs.
+    slots_[kOverflowSlot].epoch.exchange(global_epoch_.load(std::memory_order_seq_cst),
+                                         std::memory_order_seq_cst);
+#if !defined(__SANITIZE_THREAD__)
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+  }
+}
+
+void EpochManager::LeaveOverflow() {
+  std::lock_guard<std::mutex> lock(overflow_mu_);
+  if (--overflow_readers_ == 0) slots_[kOverflowSlot].epoch.store(0, std::memory_order_release);
 }
 
 void EpochManager::ReleaseSlot(uint32_t slot) {
   // REQUIRES: RegistryMutex() held; the slot's thread is exiting.
+  if (slot == kOverflowSlot) return;  // shared; its readers have all left
   slots_[slot].epoch.store(0, std::memory_order_release);
   slots_[slot].depth = 0;
   slots_[slot].claimed.store(false, std::memory_order_release);
@@ -109,6 +128,10 @@ uint32_t EpochManager::SlotForThisThread() {
 
 EpochManager::Guard EpochManager::Enter() {
   uint32_t s = SlotForThisThread();
+  if (s == kOverflowSlot) {
+    EnterOverflow();
+    return Guard(this, s);
+  }
   Slot& slot = slots_[s];
   if (slot.depth++ == 0) {
     // seq_cst store + fence pairs with the fence in ReclaimNow(): either the
@@ -125,6 +148,11 @@ EpochManager::Guard EpochManager::Enter() {
 
 void EpochManager::Guard::Release() {
   if (mgr_ == nullptr) return;
+  if (slot_ == kOverflowSlot) {
+    mgr_->LeaveOverflow();
+    mgr_ = nullptr;
+    return;
+  }
   Slot& slot = mgr_->slots_[slot_];
   if (--slot.depth == 0) slot.epoch.store(0, std::memory_order_release);
   mgr_ = nullptr;

@@ -24,8 +24,11 @@
 // Thread safety: Enter() / Guard are lock-free (no mutex, no allocation after
 // the thread's first Enter). Retire() and ReclaimNow() take a mutex and may be
 // called from any threads. A Guard must be destroyed on the thread that
-// created it (moving it within the thread is fine). At most kMaxThreads
-// threads may hold slots at once; a thread's slots are released when it exits.
+// created it (moving it within the thread is fine). Up to kMaxThreads threads
+// hold slots of their own; a thread's slots are released when it exits. Threads
+// beyond that share one overflow slot (a reader count under a mutex; its epoch
+// is the oldest of their entries while any of them is inside), so they are
+// slower and may delay reclamation while they overlap, but never fail.
 #pragma once
 
 #include <atomic>
@@ -97,8 +100,13 @@ class EpochManager {
     std::function<void()> free_fn;
   };
 
+  // Slot index of the shared overflow slot (slots_ has kMaxThreads + 1).
+  static constexpr uint32_t kOverflowSlot = kMaxThreads;
+
   uint32_t SlotForThisThread();
-  uint32_t ClaimSlot();
+  uint32_t ClaimSlot();  // kOverflowSlot when every own slot is taken
+  void EnterOverflow();
+  void LeaveOverflow();
   void ReleaseSlot(uint32_t slot);  // at thread exit
   friend struct EpochThreadCache;
 
@@ -106,6 +114,9 @@ class EpochManager {
   std::atomic<uint64_t> global_epoch_{1};
   std::atomic<uint32_t> high_water_{0};  // slots [0, high_water_) may be claimed
   std::unique_ptr<Slot[]> slots_;
+
+  std::mutex overflow_mu_;
+  uint32_t overflow_readers_ = 0;  // GUARDED_BY(overflow_mu_)
 
   mutable std::mutex mu_;
   std::vector<Retired> retired_;  // GUARDED_BY(mu_), epochs ascending

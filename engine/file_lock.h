@@ -8,8 +8,10 @@
 // Thread-safety: not thread-safe; owned by one Store.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "engine/env.h"
 #include "engine/status.h"
 
 namespace alexfs {
@@ -22,12 +24,13 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
 
   // kBusy ("... held by pid N") if another open file description holds it.
-  Status Acquire(const std::string& path);
-  void Release();
-  bool held() const { return fd_ >= 0; }
+  // Taken through env->LockFile (engine/env.h).
+  Status Acquire(Env* env, const std::string& path);
+  void Release() { file_.reset(); }
+  bool held() const { return file_ != nullptr; }
 
  private:
-  int fd_ = -1;
+  std::unique_ptr<File> file_;
 };
 
 }  // namespace alexfs

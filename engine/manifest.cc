@@ -1,9 +1,5 @@
 #include "engine/manifest.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdio>
 #include <sstream>
 
@@ -51,70 +47,28 @@ Status Manifest::Decode(const std::string& name, const std::string& text, Manife
   return Status::OK();
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open directory " + dir);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::FromErrno(err, "fsync directory " + dir);
-  return Status::OK();
-}
-
-Status WriteManifest(const std::string& dir, const Manifest& m) {
+Status WriteManifest(Env* env, const std::string& dir, const Manifest& m) {
   const std::string tmp = dir + "/MANIFEST.tmp";
   const std::string final_name = dir + "/MANIFEST";
   const std::string text = m.Encode();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::FromErrno(err, "write " + tmp);
-    }
-    done += static_cast<size_t>(w);
+  std::unique_ptr<File> f;
+  Status s = env->OpenFile(tmp, OpenMode::kCreate, &f);
+  if (s.ok()) s = WriteFileAt(f.get(), 0, text.data(), text.size());
+  if (s.ok()) s = f->Sync();
+  f.reset();
+  if (s.ok()) s = env->Rename(tmp, final_name);
+  if (!s.ok()) {
+    (void)env->Remove(tmp);
+    return s;
   }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Status::FromErrno(err, "fsync " + tmp);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), final_name.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Status::FromErrno(err, "rename " + tmp);
-  }
-  return SyncDir(dir);
+  return env->SyncDir(dir);
 }
 
-Status ReadManifest(const std::string& dir, Manifest* m) {
+Status ReadManifest(Env* env, const std::string& dir, Manifest* m) {
   const std::string path = dir + "/MANIFEST";
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path);
-    return Status::FromErrno(errno, "open " + path);
-  }
   std::string text;
-  char buf[4096];
-  for (;;) {
-    ssize_t r = ::read(fd, buf, sizeof(buf));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "read " + path);
-    }
-    if (r == 0) break;
-    text.append(buf, static_cast<size_t>(r));
-  }
-  ::close(fd);
+  Status s = ReadWholeFile(env, path, &text);
+  if (!s.ok()) return s;
   return Manifest::Decode(path, text, m);
 }
 

@@ -21,6 +21,7 @@
 #include <map>
 #include <string>
 
+#include "engine/env.h"
 #include "engine/log/segment.h"
 #include "engine/status.h"
 
@@ -35,11 +36,10 @@ struct Manifest {
   static Status Decode(const std::string& name, const std::string& text, Manifest* out);
 };
 
-// Writes dir/MANIFEST atomically and durably.
-Status WriteManifest(const std::string& dir, const Manifest& m);
+// Writes dir/MANIFEST atomically and durably: MANIFEST.tmp, fsync, rename,
+// fsync of the directory. When it returns OK the new set survives a power cut.
+Status WriteManifest(Env* env, const std::string& dir, const Manifest& m);
 // NotFound if dir/MANIFEST does not exist.
-Status ReadManifest(const std::string& dir, Manifest* m);
-// fsync of a directory (makes created/renamed/deleted names durable).
-Status SyncDir(const std::string& dir);
+Status ReadManifest(Env* env, const std::string& dir, Manifest* m);
 
 }  // namespace alexfs

@@ -9,13 +9,10 @@
 // newer segment); tombstones drop the key. The result, key views into the
 // mapped segments and locations, is bulk-loaded into the index in one go: no
 // key is copied and no record is inserted one at a time.
-#include <dirent.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <new>
 #include <vector>
 
@@ -259,44 +256,49 @@ Status StoreImpl::Open() {
 
 Status StoreImpl::Recover() {
   const auto t0 = std::chrono::steady_clock::now();
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir_, ec)) {
+  if (!env_->IsDirectory(dir_)) {
     if (!options_.create_if_missing) return Status::NotFound(dir_ + ": no such store");
-    std::filesystem::create_directories(dir_, ec);
-    if (ec) return Status::FromErrno(ec.value(), "create directory " + dir_);
+    Status s = env_->CreateDirs(dir_);
+    if (!s.ok()) return s;
   }
-  Status s = lock_.Acquire(dir_ + "/LOCK");
+  Status s = lock_.Acquire(env_, dir_ + "/LOCK");
   if (!s.ok()) return s;
 
   // Which files form the store.
   std::vector<uint32_t> on_disk;
-  if (DIR* d = ::opendir(dir_.c_str())) {
-    while (struct dirent* e = ::readdir(d)) {
+  {
+    std::vector<std::string> names;
+    s = env_->ListDir(dir_, &names);
+    if (!s.ok()) return s;
+    for (const std::string& name : names) {
       uint32_t id;
-      if (ParseSegmentName(e->d_name, &id)) on_disk.push_back(id);
+      if (ParseSegmentName(name, &id)) on_disk.push_back(id);
     }
-    ::closedir(d);
-  } else {
-    return Status::FromErrno(errno, "list " + dir_);
   }
   Manifest m;
-  s = ReadManifest(dir_, &m);
+  s = ReadManifest(env_, dir_, &m);
   if (s.IsNotFound()) {
     if (!on_disk.empty()) {
       return Status::Corruption(dir_ + "/MANIFEST is missing but the directory holds segments");
     }
-    s = WriteManifest(dir_, m);
+    s = WriteManifest(env_, dir_, m);
   }
   if (!s.ok()) return s;
+  bool removed = false;
   for (uint32_t id : on_disk) {
     if (m.segments.count(id) == 0) {
       // Created by a roll or a compaction that never got published.
       std::string path = dir_ + "/" + log::SegmentFileName(id);
       spdlog::info("alexfs: deleting unpublished segment {}", path);
-      ::unlink(path.c_str());
+      removed |= env_->Remove(path).ok();
     }
   }
-  ::unlink((dir_ + "/MANIFEST.tmp").c_str());
+  removed |= env_->Remove(dir_ + "/MANIFEST.tmp").ok();
+  // Make the removals durable before ids of removed files are reused.
+  if (removed) {
+    s = env_->SyncDir(dir_);
+    if (!s.ok()) return s;
+  }
 
   uint32_t newest_log = 0;
   for (const auto& [id, kind] : m.segments) {
@@ -323,9 +325,11 @@ Status StoreImpl::Recover() {
     uint64_t log_bytes = 0;
     for (const auto& [id, kind] : m.segments) {
       if (kind != log::SegmentKind::kLog) continue;
-      struct stat st;
-      if (::stat((dir_ + "/" + log::SegmentFileName(id)).c_str(), &st) == 0) {
-        log_bytes += static_cast<uint64_t>(st.st_size);
+      std::unique_ptr<File> f;
+      uint64_t size = 0, allocated = 0;
+      if (env_->OpenFile(dir_ + "/" + log::SegmentFileName(id), OpenMode::kRead, &f).ok() &&
+          f->GetSize(&size, &allocated).ok()) {
+        log_bytes += size;
       }
     }
     log_items.reserve(log_bytes / 48);
@@ -333,7 +337,7 @@ Status StoreImpl::Recover() {
   for (const auto& [id, kind] : m.segments) {
     const bool is_newest = id == newest_log && kind == log::SegmentKind::kLog;
     std::shared_ptr<log::Segment> seg;
-    s = log::Segment::OpenExisting(dir_, id, kind, is_newest ? options_.segment_bytes : 0, &seg);
+    s = log::Segment::OpenExisting(env_, dir_, id, kind, is_newest ? options_.segment_bytes : 0, &seg);
     if (!s.ok()) return s;
     log::Segment* raw = seg.get();
     by_id[id - first_id] = raw;

@@ -26,10 +26,15 @@
 //
 // On disk (one directory per store): LOCK (flock'd for the store's lifetime,
 // holds the owner's pid), MANIFEST (the set of segments), NNNNNN.log segments.
+// Every file operation goes through StoreOptions::env (engine/env.h).
 // Open() recovers: it replays the log in sequence order, verifying every
-// checksum. A torn tail of the newest segment (a write that was never
-// acknowledged) is truncated and logged; damage anywhere else makes Open() fail
-// with a Status naming the file and offset.
+// checksum. The newest log segment may end in a torn tail (writes never
+// acknowledged as durable, possibly with pages lost in a power cut: zeros
+// followed by intact later records). It is truncated at the first bad record
+// and logged with file, offset and bytes. Any other damage, including in
+// segments synced before newer ones were written, makes Open() fail with a
+// Status naming the file and offset. Segment creation, MANIFEST swaps and
+// the removal of unpublished segments are followed by a directory fsync.
 #pragma once
 
 #include <chrono>
@@ -38,6 +43,7 @@
 #include <string>
 #include <string_view>
 
+#include "engine/env.h"
 #include "engine/stats.h"
 #include "engine/status.h"
 #include "engine/write_batch.h"
@@ -59,6 +65,9 @@ struct StoreOptions {
   // of the log and at least min_garbage_bytes. <= 0 turns automatic compaction off.
   double compaction_garbage_ratio = 0.5;
   uint64_t compaction_min_garbage_bytes = uint64_t{64} << 20;
+  // Every file operation of the store goes through this Env (engine/env.h);
+  // nullptr: Env::Default(), the POSIX one. Not owned; must outlive the store.
+  Env* env = nullptr;
 };
 
 // How long Write() waits.

@@ -41,6 +41,7 @@ Status ValidateBatch(const WriteBatch& batch) {
 StoreImpl::StoreImpl(std::string dir, const StoreOptions& options)
     : dir_(std::move(dir)),
       options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
       epochs_(std::make_unique<EpochManager>()),
       counters_(std::make_unique<Counters>()) {
   index_ = std::make_unique<index::AlexIndex>(static_cast<const index::KeyReader*>(this),
@@ -460,12 +461,12 @@ Status StoreImpl::RollSegment(uint64_t needed) {
     std::lock_guard<std::mutex> tl(table_mu_);
     const uint32_t id = manifest_.next_file;
     if (id > log::kMaxSegmentId) return Status::NotSupported("segment ids exhausted");
-    Status s = log::Segment::Create(dir_, id, log::SegmentKind::kLog, capacity, &seg);
+    Status s = log::Segment::Create(env_, dir_, id, log::SegmentKind::kLog, capacity, &seg);
     if (!s.ok()) return s;
     Manifest m = manifest_;
     m.next_file = id + 1;
     m.segments[id] = log::SegmentKind::kLog;
-    s = WriteManifest(dir_, m);
+    s = WriteManifest(env_, dir_, m);
     if (!s.ok()) {
       seg->MarkObsolete();  // unlinked when `seg` dies
       return s;

@@ -168,6 +168,7 @@ class StoreImpl final : public Store, private index::KeyReader {
   // Constant after Open().
   const std::string dir_;
   const StoreOptions options_;
+  Env* const env_;  // options_.env or Env::Default()
   FileLock lock_;
   std::unique_ptr<EpochManager> epochs_;
   std::unique_ptr<index::AlexIndex> index_;

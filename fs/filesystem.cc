@@ -271,7 +271,11 @@ Status Filesystem::CommitAll(Durability durability, bool only_settled) {
     Status s = CommitLocked(*inode, Durability::kBuffered);
     if (!s.ok() && first_error.ok()) first_error = s;
   }
-  if (durability == Durability::kDurable && unsynced_.exchange(false)) {
+  if (durability == Durability::kDurable) {
+    // Unconditionally: the flag may have been cleared by a sync still in
+    // flight (the committer's), and Store::Sync waits for it; with nothing
+    // pending it is free.
+    unsynced_.store(false);
     Status s = store_->Sync();
     if (!s.ok()) {
       unsynced_.store(true);

@@ -3,9 +3,12 @@
 #include <dirent.h>
 #include <fuse_lowlevel.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -18,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 #include <sstream>
 
 #include "engine/store.h"
@@ -68,8 +72,23 @@ bool DirectoryIsEmpty(const std::string& path) {
 Status DetachDeadMount(const std::string& mountpoint) {
   if (::umount2(mountpoint.c_str(), MNT_DETACH) == 0) return Status::OK();
   int err = errno;
-  std::string cmd = "fusermount3 -u -z -- '" + mountpoint + "' 2>/dev/null";
-  if (std::system(cmd.c_str()) == 0) return Status::OK();
+  // No shell: the mountpoint is one argument, whatever characters it holds.
+  std::vector<std::string> args = {"fusermount3", "-u", "-z", "--", mountpoint};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, "fusermount3", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc == 0) {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::OK();
+  }
   return Status::FromErrno(err, "detaching the dead mount at " + mountpoint);
 }
 
@@ -236,7 +255,9 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   // The store first: a store another process holds (LOCK busy, naming its pid)
   // or cannot recover must stop the mount before the kernel sees it.
   std::unique_ptr<Store> store;
-  s = Store::Open(config.data_dir, StoreOptions(), &store);
+  StoreOptions store_options;
+  store_options.env = config.env;
+  s = Store::Open(config.data_dir, store_options, &store);
   if (!s.ok()) {
     return fail(Status::WithErrno(s.code(), s.errno_value(),
                                   "cannot open the store in " + config.data_dir + ": " +

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/env.h"
 #include "engine/stats.h"
 #include "engine/status.h"
 #include "fs/request_counts.h"
@@ -34,6 +35,9 @@ struct MountConfig {
   // figures and the FUSE requests received, per kind).
   std::function<void(const StoreStats&, const RequestTotals&)> on_stats;
   std::chrono::milliseconds stats_period{10000};
+  // The store's Env (engine/env.h); nullptr: the POSIX one. Tests serve a
+  // mount in-process over a fault-injection Env.
+  Env* env = nullptr;
 };
 
 // Checks that `mountpoint` can take a mount: it exists, is a directory, is not

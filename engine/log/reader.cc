@@ -7,6 +7,8 @@
 namespace alexfs::log {
 namespace {
 
+constexpr uint64_t kPageBytes = 4096;  // the unit a power cut loses
+
 const char* Describe(DecodeResult r) {
   switch (r) {
     case DecodeResult::kOk: return "ok";
@@ -39,6 +41,22 @@ uint64_t EndOfNonZero(const char* data, uint64_t from, uint64_t size) {
   return from;
 }
 
+// A power cut leaves the unsynced tail of a log as pages that did or did not
+// reach the disk, in any order; a page that did not reads as zeros (the space
+// was zero-filled ahead of the appends, or lies past the end of the file).
+// True if the bad bytes data[pos, next_good) show such a page: zeros from
+// pos up to a page boundary, or a whole aligned page of zeros. A bit flipped
+// in a record that was on disk shows neither.
+bool LooksLikeLostPage(const char* data, uint64_t pos, uint64_t next_good) {
+  auto zeros = [&](uint64_t from, uint64_t to) { return EndOfNonZero(data, from, to) == from; };
+  const uint64_t first_boundary = (pos + kPageBytes - 1) / kPageBytes * kPageBytes;
+  if (first_boundary > pos && first_boundary <= next_good && zeros(pos, first_boundary)) return true;
+  for (uint64_t b = first_boundary; b + kPageBytes <= next_good; b += kPageBytes) {
+    if (zeros(b, b + kPageBytes)) return true;
+  }
+  return false;
+}
+
 Status Damage(const std::string& name, uint64_t offset, const char* what) {
   return Status::Corruption(name + " offset " + std::to_string(offset) + ": " + what);
 }
@@ -69,15 +87,18 @@ Status ScanLogSegment(const std::string& name, const char* data, uint64_t size,
     const uint64_t junk_end = EndOfNonZero(data, pos, size);
     if (junk_end == pos) break;  // the rest is zeros: a clean end
     if (!tail_may_be_torn) return Damage(name, pos, Describe(r));
-    // A torn append is the last thing in the file: if any complete record
-    // with a newer sequence follows the bad bytes, they were damaged after
-    // being written. Resynchronise byte by byte to find out.
+    // A complete record with a newer sequence after the bad bytes: either
+    // pages of the unsynced tail were lost in a power cut (the records after
+    // the hole were never acknowledged as durable: the tail is dropped from
+    // the hole on), or bytes were damaged after being written. Resynchronise
+    // byte by byte to find out.
     for (uint64_t p = pos + 1; p + kMinRecordSize <= junk_end; ++p) {
       const uint32_t len = DecodeFixed32(data + p + 4);
       if (len < kMinRecordSize - kPrefixSize || len > junk_end - p - kPrefixSize) continue;
       DecodedRecord after;
       if (DecodeRecord(data + p, junk_end - p, true, &after) == DecodeResult::kOk &&
           after.type != RecordType::kFooter && after.sequence > last_seq) {
+        if (LooksLikeLostPage(data, pos, p)) break;
         return Damage(name, pos, Describe(r));
       }
     }

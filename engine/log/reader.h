@@ -8,7 +8,10 @@
 //     truncates them; ScanResult says how many bytes were dropped;
 //   * otherwise it is damage: Corruption naming the file and offset.
 // A bad record in the newest segment that is followed by a record that does
-// verify is damage too (a torn append cannot be followed by a complete one).
+// verify is a torn tail only if the bad bytes show a page lost in a power cut
+// (zeros from the bad record to a page boundary, or a whole aligned 4 KiB
+// page of zeros: pages of an unsynced tail reach the disk in any order);
+// anything else there (a flipped bit) is damage.
 //
 // A sorted segment (written by compaction, fsync'd before it was published)
 // ends in a footer whose CRC covers all bytes before it; it is verified in one

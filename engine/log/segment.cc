@@ -1,14 +1,6 @@
 #include "engine/log/segment.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <climits>
-#include <cstring>
 #include <cstdio>
 #include <vector>
 
@@ -17,30 +9,18 @@
 namespace alexfs::log {
 namespace {
 
-// Allocates [0, size) of fd; falls back to ftruncate where fallocate is not
-// supported (the file is then sparse, *allocated false, and ENOSPC may
-// surface at write time).
-int Allocate(int fd, uint64_t size, bool* allocated) {
+// Allocates [0, size) of f: fallocate, or where the filesystem has none, a
+// sparse ftruncate (*allocated false).
+Status Allocate(File* f, uint64_t size, bool* allocated) {
   *allocated = true;
-  if (size == 0) return 0;
-  if (::fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0) return 0;
-  int err = errno;
-  if (err == EOPNOTSUPP || err == ENOSYS) {
+  Status s = f->Allocate(size);
+  if (s.code() == Status::Code::kNotSupported) {
+    // NFS, FUSE filesystems: a sparse file instead. ENOSPC may then surface
+    // at write time, so appends never store into the mapping (see Append).
     *allocated = false;
-    if (::ftruncate(fd, static_cast<off_t>(size)) == 0) return 0;
-    err = errno;
+    s = f->Truncate(size);
   }
-  return err;
-}
-
-const char* MapFile(int fd, uint64_t len, int* err) {
-  if (len == 0) return nullptr;
-  void* p = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (p == MAP_FAILED) {
-    *err = errno;
-    return nullptr;
-  }
-  return static_cast<const char*>(p);
+  return s;
 }
 
 }  // namespace
@@ -51,69 +31,70 @@ std::string SegmentFileName(uint32_t id) {
   return buf;
 }
 
-Segment::Segment(uint32_t id, SegmentKind kind, std::string path, int fd, const char* base,
-                 uint64_t capacity, uint64_t file_size, bool allocated)
-    : id_(id),
+Segment::Segment(Env* env, uint32_t id, SegmentKind kind, std::string path,
+                 std::unique_ptr<File> file, char* base, bool writable_map, uint64_t capacity,
+                 uint64_t file_size, bool allocated)
+    : env_(env),
+      id_(id),
       kind_(kind),
       path_(std::move(path)),
-      fd_(fd),
+      file_(std::move(file)),
       base_(base),
+      writable_map_(writable_map),
       capacity_(capacity),
       file_size_at_open_(file_size),
       allocated_(allocated) {}
 
 Segment::~Segment() {
-  if (base_ != nullptr) ::munmap(const_cast<char*>(base_), capacity_);
-  ::close(fd_);
+  file_->Unmap(base_, capacity_);
   if (obsolete_.load(std::memory_order_relaxed)) {
-    if (::unlink(path_.c_str()) != 0 && errno != ENOENT) {
-      spdlog::error("alexfs: cannot delete obsolete segment {}: {}", path_, std::strerror(errno));
+    Status s = env_->Remove(path_);
+    if (!s.ok() && !s.IsNotFound()) {
+      spdlog::error("alexfs: cannot delete obsolete segment: {}", s.ToString());
     }
   }
 }
 
-Status Segment::Create(const std::string& dir, uint32_t id, SegmentKind kind, uint64_t capacity,
-                       std::shared_ptr<Segment>* out) {
+Status Segment::Create(Env* env, const std::string& dir, uint32_t id, SegmentKind kind,
+                       uint64_t capacity, std::shared_ptr<Segment>* out) {
   std::string path = dir + "/" + SegmentFileName(id);
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno(errno, "create " + path);
+  std::unique_ptr<File> file;
+  Status s = env->OpenFile(path, OpenMode::kCreate, &file);
+  if (!s.ok()) return s;
+  const bool writable = kind == SegmentKind::kLog && env->AllowsMappedWrites();
   bool allocated = false;
-  int err = Allocate(fd, capacity, &allocated);
-  const char* base = nullptr;
-  if (err == 0) base = MapFile(fd, capacity, &err);
-  if (err != 0) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return Status::FromErrno(err, "allocate " + std::to_string(capacity) + " bytes for " + path);
+  s = Allocate(file.get(), capacity, &allocated);
+  char* base = nullptr;
+  if (s.ok()) s = file->Map(capacity, writable, &base);
+  if (!s.ok()) {
+    file.reset();
+    (void)env->Remove(path);
+    return s;
   }
-  out->reset(new Segment(id, kind, std::move(path), fd, base, capacity, 0, allocated));
+  out->reset(new Segment(env, id, kind, std::move(path), std::move(file), base, writable, capacity,
+                         0, allocated));
   return Status::OK();
 }
 
-Status Segment::OpenExisting(const std::string& dir, uint32_t id, SegmentKind kind,
+Status Segment::OpenExisting(Env* env, const std::string& dir, uint32_t id, SegmentKind kind,
                              uint64_t map_at_least, std::shared_ptr<Segment>* out) {
   std::string path = dir + "/" + SegmentFileName(id);
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + path);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return Status::FromErrno(err, "stat " + path);
-  }
-  uint64_t size = static_cast<uint64_t>(st.st_size);
-  uint64_t map_len = std::max(size, map_at_least);
-  int err = 0;
-  const char* base = MapFile(fd, map_len, &err);
-  if (err != 0) {
-    ::close(fd);
-    return Status::FromErrno(err, "mmap " + path);
-  }
+  std::unique_ptr<File> file;
+  Status s = env->OpenFile(path, OpenMode::kReadWrite, &file);
+  if (!s.ok()) return s;
+  uint64_t size = 0, allocated_bytes = 0;
+  s = file->GetSize(&size, &allocated_bytes);
+  if (!s.ok()) return s;
+  const uint64_t map_len = std::max(size, map_at_least);
+  const bool writable = map_at_least > 0 && kind == SegmentKind::kLog && env->AllowsMappedWrites();
+  char* base = nullptr;
+  s = file->Map(map_len, writable, &base);
+  if (!s.ok()) return s;
   // Fully allocated if the blocks cover the file (fallocate'd earlier) and
   // the mapping does not reach beyond it.
-  const bool allocated =
-      map_len == size && static_cast<uint64_t>(st.st_blocks) * 512 >= size;
-  out->reset(new Segment(id, kind, std::move(path), fd, base, map_len, size, allocated));
+  const bool allocated = map_len == size && allocated_bytes >= size;
+  out->reset(new Segment(env, id, kind, std::move(path), std::move(file), base, writable, map_len,
+                         size, allocated));
   return Status::OK();
 }
 
@@ -121,45 +102,30 @@ Status Segment::Append(const RecordEncoder& enc, uint64_t offset, bool may_map) 
   // Readers may read these bytes as soon as the index holds their location:
   // the index stores locations with release and loads them with acquire
   // (engine/index/nodes.h), which orders this copy before those reads.
-  if (may_map && allocated_ && offset + enc.size() <= zeroed_until_ &&
+  if (may_map && writable_map_ && allocated_ && offset + enc.size() <= zeroed_until_ &&
       offset + enc.size() <= capacity_) {
     // Allocated and zero-filled: a store into the mapping allocates nothing.
     enc.CopyTo(const_cast<char*>(base_) + offset);
     return Status::OK();
   }
   std::vector<struct iovec> iov = enc.Iovecs();
-  size_t i = 0;
-  uint64_t pos = offset;
-  while (i < iov.size()) {
-    int n = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
-    ssize_t w = ::pwritev(fd_, &iov[i], n, static_cast<off_t>(pos));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      // Give back what part of the group did land: a partial record must not
-      // linger where the next append (or recovery) would find it.
-      if (pos > offset) {
-        std::vector<char> zeros(std::min<uint64_t>(pos - offset, 1 << 20), 0);
-        for (uint64_t z = offset; z < pos;) {
-          size_t len = static_cast<size_t>(std::min<uint64_t>(zeros.size(), pos - z));
-          if (::pwrite(fd_, zeros.data(), len, static_cast<off_t>(z)) <= 0) break;
-          z += len;
-        }
-      }
-      return Status::FromErrno(err, "append to " + path_ + " at offset " + std::to_string(offset));
-    }
-    pos += static_cast<uint64_t>(w);
-    size_t left = static_cast<size_t>(w);
-    while (i < iov.size() && left >= iov[i].iov_len) {
-      left -= iov[i].iov_len;
-      ++i;
-    }
-    if (left > 0) {
-      iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
-      iov[i].iov_len -= left;
+  uint64_t written = 0;
+  Status s = file_->WriteAt(offset, iov.data(), static_cast<int>(iov.size()), &written);
+  if (!s.ok() && written > 0) {
+    // Give back what part of the group did land: a partial record must not
+    // linger where the next append (or recovery) would find it.
+    std::vector<char> zeros(std::min<uint64_t>(written, 1 << 20), 0);
+    for (uint64_t z = offset; z < offset + written;) {
+      const size_t len = static_cast<size_t>(std::min<uint64_t>(zeros.size(), offset + written - z));
+      if (!WriteFileAt(file_.get(), z, zeros.data(), len).ok()) break;
+      z += len;
     }
   }
-  return Status::OK();
+  return s;
+}
+
+Status Segment::WriteAt(uint64_t offset, const char* data, size_t n) {
+  return WriteFileAt(file_.get(), offset, data, n);
 }
 
 Status Segment::PrefillZeros(uint64_t end) {
@@ -174,33 +140,23 @@ Status Segment::PrefillZeros(uint64_t end) {
   const uint64_t target = std::min(capacity_, (end + kChunk - 1) / kChunk * kChunk);
   while (zeroed_until_ < target) {
     const size_t n = static_cast<size_t>(std::min(kPiece, target - zeroed_until_));
-    ssize_t w = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(zeroed_until_));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno(errno, "zero-fill " + path_);
-    }
-    zeroed_until_ += static_cast<uint64_t>(w);
+    Status s = WriteFileAt(file_.get(), zeroed_until_, zeros.data(), n);
+    if (!s.ok()) return s;
+    zeroed_until_ += n;
   }
   return Status::OK();
 }
 
-Status Segment::Sync() {
-  if (const int e = g_inject_sync_errno.load(std::memory_order_relaxed); e != 0) {
-    return Status::FromErrno(e, "fdatasync " + path_ + " (injected)");
-  }
-  if (::fdatasync(fd_) != 0) return Status::FromErrno(errno, "fdatasync " + path_);
-  return Status::OK();
-}
+Status Segment::Sync() { return file_->DataSync(); }
 
 Status Segment::TruncateAndReserve(uint64_t size, uint64_t reserve) {
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    return Status::FromErrno(errno, "truncate " + path_);
-  }
+  Status s = file_->Truncate(size);
+  if (!s.ok()) return s;
   allocated_ = allocated_ && size >= capacity_;
   if (reserve > size) {
     bool allocated = false;
-    int err = Allocate(fd_, reserve, &allocated);
-    if (err != 0) return Status::FromErrno(err, "allocate " + path_);
+    s = Allocate(file_.get(), reserve, &allocated);
+    if (!s.ok()) return s;
     allocated_ = allocated && reserve >= capacity_;
   }
   return Sync();
@@ -208,10 +164,7 @@ Status Segment::TruncateAndReserve(uint64_t size, uint64_t reserve) {
 
 Status Segment::Truncate(uint64_t size) {
   allocated_ = false;  // sealed: no appends follow
-  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
-    return Status::FromErrno(errno, "truncate " + path_);
-  }
-  return Status::OK();
+  return file_->Truncate(size);
 }
 
 }  // namespace alexfs::log

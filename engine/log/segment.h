@@ -1,12 +1,16 @@
 // Segment: one log file NNNNNN.log, preallocated and mapped once.
 //
-// A segment is created with fallocate() to its capacity and mapped MAP_SHARED
-// over that whole capacity, so appends become visible in the mapping without
-// remapping: a view handed out earlier stays valid while the segment grows.
-// Readers only ever get const views. Appends go through the descriptor
-// (pwritev), except small appends into a region that is allocated (fallocate)
-// and already written with zeros (PrefillZeros): those are copied into the
-// mapping, with no system call. Storing into such a page allocates no block,
+// All file access goes through an Env (engine/env.h). A segment is created
+// with fallocate() to its capacity (on filesystems without fallocate: a sparse
+// file, see Allocate in segment.cc) and mapped MAP_SHARED over that whole
+// capacity, so appends become visible in the mapping without remapping: a
+// view handed out earlier stays valid while the segment grows. Readers only
+// ever get const views. The mapping is read-only, except for the log segment
+// the writer appends to when the Env allows mapped writes
+// (Env::AllowsMappedWrites). Appends go through File::WriteAt (pwritev),
+// except small appends into a region of such a writable mapping that is
+// allocated (fallocate) and already written with zeros (PrefillZeros): those
+// are copied into the mapping, with no system call. Storing into such a page allocates no block,
 // so it cannot fail with ENOSPC (which, through a mapping, would be SIGBUS);
 // the page cache takes the bytes exactly as from pwritev, and fdatasync
 // writes them back the same way.
@@ -27,6 +31,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/env.h"
 #include "engine/log/record.h"
 #include "engine/status.h"
 
@@ -40,20 +45,17 @@ enum class SegmentKind : uint8_t {
 // "000042.log"
 std::string SegmentFileName(uint32_t id);
 
-// Test seam (fault injection), never set outside tests: while non-zero,
-// Segment::Sync() fails with this errno instead of calling fdatasync. The
-// store's handling of a failed fdatasync needs a device that fails one on
-// demand; dm-error (device-mapper) is not available where the tests run.
-inline std::atomic<int> g_inject_sync_errno{0};
-
 class Segment {
  public:
   // Creates dir/NNNNNN.log with `capacity` bytes allocated (fallocate) and maps
-  // it. On failure no file is left behind.
-  static Status Create(const std::string& dir, uint32_t id, SegmentKind kind, uint64_t capacity,
-                       std::shared_ptr<Segment>* out);
-  // Opens an existing segment. The mapping covers max(file size, map_at_least).
-  static Status OpenExisting(const std::string& dir, uint32_t id, SegmentKind kind,
+  // it (read-write for a log segment if env allows mapped writes). On failure
+  // no file is left behind. The name is not durable until the directory is
+  // synced (WriteManifest does).
+  static Status Create(Env* env, const std::string& dir, uint32_t id, SegmentKind kind,
+                       uint64_t capacity, std::shared_ptr<Segment>* out);
+  // Opens an existing segment. The mapping covers max(file size, map_at_least);
+  // map_at_least > 0 marks the segment the writer will append to.
+  static Status OpenExisting(Env* env, const std::string& dir, uint32_t id, SegmentKind kind,
                              uint64_t map_at_least, std::shared_ptr<Segment>* out);
 
   ~Segment();
@@ -76,6 +78,10 @@ class Segment {
   // returns kNoSpace for ENOSPC. REQUIRES: offset + enc.size() <= capacity().
   // may_map false: always pwritev (see StoreImpl::CommitGroup for why).
   Status Append(const RecordEncoder& enc, uint64_t offset, bool may_map = true);
+  // Writes data[0, n) at `offset` through the file (compaction's writer).
+  Status WriteAt(uint64_t offset, const char* data, size_t n);
+  // Starts writeback of [offset, offset + len) (a hint).
+  void StartWriteback(uint64_t offset, uint64_t len) { file_->StartWriteback(offset, len); }
   Status Sync();  // fdatasync
   // Writes zeros over the preallocated space up to at least `end` (1 MiB at a
   // time, in 16 KiB writes) unless it was written already. fallocate leaves "unwritten"
@@ -110,14 +116,16 @@ class Segment {
   }
 
  private:
-  Segment(uint32_t id, SegmentKind kind, std::string path, int fd, const char* base,
-          uint64_t capacity, uint64_t file_size, bool allocated);
+  Segment(Env* env, uint32_t id, SegmentKind kind, std::string path, std::unique_ptr<File> file,
+          char* base, bool writable_map, uint64_t capacity, uint64_t file_size, bool allocated);
 
+  Env* const env_;
   const uint32_t id_;
   const SegmentKind kind_;
   const std::string path_;
-  const int fd_;
-  const char* const base_;
+  const std::unique_ptr<File> file_;
+  char* const base_;
+  const bool writable_map_;  // base_ is mapped read-write
   const uint64_t capacity_;
   const uint64_t file_size_at_open_;
   std::atomic<bool> obsolete_{false};

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "engine/log/segment.h"
 #include "tests/engine/engine_test_util.h"
+#include "tests/support/fault_env.h"
 
 namespace alexfs {
 namespace {
@@ -145,18 +145,21 @@ TEST(CommitPipelineTest, ReadersSeeABatchAllOrNothing) {
   EXPECT_EQ(GetOr(*s, "b"), num(kBatches));
 }
 
-// A failed fdatasync (injected: no device here fails one on demand) fails
-// the durable write and Sync() waiting for it and every later write; what was
-// appended stays readable; the store reopens.
+// A failed fdatasync (injected through a FaultEnv: no device here fails one
+// on demand) fails the durable write and Sync() waiting for it and every
+// later write; what was appended stays readable; the store reopens.
 TEST(CommitPipelineTest, FailedFdatasyncFailsEveryLaterWrite) {
   ScratchDir dir;
   {
-    auto s = OpenOrDie(dir.path(), SmallOptions());
+    testing::FaultEnv env;
+    StoreOptions o = SmallOptions();
+    o.env = &env;
+    auto s = OpenOrDie(dir.path(), o);
     ASSERT_TRUE(s->Put("a", "1", Durability::kDurable).ok());
     ASSERT_TRUE(s->Put("b", "2").ok());
-    log::g_inject_sync_errno = EIO;
+    env.FailSyncs(EIO);
     Status st = s->Put("c", "3", Durability::kDurable);
-    log::g_inject_sync_errno = 0;
+    env.FailSyncs(0);
     EXPECT_EQ(st.code(), Status::Code::kIOError) << st.ToString();
     EXPECT_FALSE(s->Put("d", "4").ok());
     EXPECT_FALSE(s->Sync().ok());

@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     f.write(bytes, static_cast<std::streamsize>(n));
   }
   if (layout == 1) std::ofstream(dir + "/000002.log", std::ios::binary);
-  if (!alexfs::WriteManifest(dir, m).ok()) std::abort();
+  if (!alexfs::WriteManifest(alexfs::Env::Default(), dir, m).ok()) std::abort();
 
   alexfs::StoreOptions o;
   o.segment_bytes = 4096;

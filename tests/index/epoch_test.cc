@@ -82,5 +82,32 @@ TEST(EpochManagerTest, ManyShortLivedThreadsReuseSlots) {
   EXPECT_EQ(freed, 1);
 }
 
+// More threads than own slots (kMaxThreads) inside guards at once: the rest
+// share the overflow slot instead of aborting, and nothing retired while any
+// of them is inside is freed before they all leave.
+TEST(EpochManagerTest, MoreThreadsThanSlotsShareTheOverflowSlot) {
+  EpochManager epochs;
+  constexpr size_t kThreads = EpochManager::kMaxThreads + 40;
+  std::atomic<size_t> inside{0};
+  std::atomic<bool> leave{false};
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      EpochManager::Guard g = epochs.Enter();
+      inside.fetch_add(1);
+      while (!leave.load()) std::this_thread::yield();
+    });
+  }
+  while (inside.load() < kThreads) std::this_thread::yield();
+  std::atomic<int> freed{0};
+  epochs.Retire([&] { freed.fetch_add(1); });
+  epochs.ReclaimNow();
+  EXPECT_EQ(freed.load(), 0);
+  leave = true;
+  for (auto& t : threads) t.join();
+  epochs.ReclaimNow();
+  EXPECT_EQ(freed.load(), 1);
+}
+
 }  // namespace
 }  // namespace alexfs

@@ -210,7 +210,7 @@ Status Repair(const std::string& dir, std::vector<Salvaged>& entries,
     if (ec) return Status::FromErrno(ec.value(), "moving the repaired " + f + " into " + dir);
   }
   stdfs::remove_all(fresh, ec);
-  s = SyncDir(dir);
+  s = Env::Default()->SyncDir(dir);
   std::fprintf(stderr, "check: the damaged files are kept in %s\n", aside.c_str());
   *keys_out = keys;
   return s;
@@ -223,7 +223,7 @@ int RunCheck(const std::string& dir, bool repair) {
     std::fprintf(stderr, "alexfs check: data directory %s: %s\n", dir.c_str(), std::strerror(errno));
     return 1;
   }
-  Status s = lock.Acquire(dir + "/LOCK");
+  Status s = lock.Acquire(Env::Default(), dir + "/LOCK");
   if (!s.ok()) {
     std::fprintf(stderr, "alexfs check: %s\n", s.message().c_str());
     return 1;
@@ -231,7 +231,7 @@ int RunCheck(const std::string& dir, bool repair) {
   // The segments: those the MANIFEST names, or, if it is damaged, every NNNNNN.log.
   Manifest manifest;
   std::vector<std::string> problems;
-  s = ReadManifest(dir, &manifest);
+  s = ReadManifest(Env::Default(), dir, &manifest);
   std::vector<std::pair<uint32_t, log::SegmentKind>> segments;
   if (s.ok()) {
     for (auto& [id, kind] : manifest.segments) segments.push_back({id, kind});
