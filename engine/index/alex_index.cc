@@ -21,9 +21,15 @@ namespace {
 // trailing zero bytes), which cannot be split by a chunk model.
 constexpr uint32_t kMinSlots = 16;
 constexpr uint32_t kMaxSlots = 4096;
-constexpr double kInitDensity = 0.7;   // after bulk load, expand, split
+constexpr double kInitDensity = 0.7;   // after bulk load, split, shrink, merge
 constexpr double kMaxDensity = 0.8;    // expand or split beyond this
-constexpr double kMinDensity = 0.2;    // shrink below this
+constexpr double kExpandDensity = 0.5;  // after expand (1.6x the slots)
+// Shrink below this, back to kInitDensity. Deleting half the keys of a node at
+// kInitDensity (0.35) crosses it, so memory per live key after deletes stays
+// near a fresh bulk load's; a just-expanded node (kExpandDensity) shrinks only
+// after a fifth of its keys are deleted, so alternating inserts and deletes do
+// not rebuild it back and forth.
+constexpr double kMinDensity = 0.4;
 // Bulk load: data nodes aim for kTargetDataKeys keys; a model node child with
 // more than kMaxBulkDataKeys keys becomes a model node itself.
 constexpr size_t kTargetDataKeys = 256;
@@ -409,7 +415,9 @@ void AlexIndex::Impl::Grow(DataNode* leaf, ModelNode* parent, uint32_t slot) {
   if (parent != nullptr) RangeInParent(parent, slot, leaf, &a, &b);
   if (leaf->capacity < kMaxSlots) {
     // Expand: retrain into a bigger gapped array.
-    const uint32_t cap = std::max(CapacityFor(items.size()), std::min(kMaxSlots, leaf->capacity * 2));
+    const uint32_t cap = std::max(
+        CapacityFor(items.size()),
+        std::min(kMaxSlots, static_cast<uint32_t>(std::ceil(static_cast<double>(items.size()) / kExpandDensity))));
     DataNode* d = DataNode::Build(items.data(), items.size(), cap);
     AddMemory(d);
     leaves.push_back(d);

@@ -113,6 +113,10 @@ class RocksDbSystem final : public KvSystem {
     return db_->CompactRange(c, nullptr, nullptr).ok();
   }
   std::unique_ptr<Reader> NewReader() override { return std::make_unique<RocksDbReader>(db_.get()); }
+  uint64_t IndexBytes() override {
+    uint64_t bytes = 0;
+    return db_->GetIntProperty("rocksdb.estimate-table-readers-mem", &bytes) ? bytes : 0;
+  }
 
  private:
   static rocksdb::WriteOptions Options(BenchDurability d) {

@@ -14,7 +14,18 @@
 //   default commit, AlexStorage kDurable); "buffered" = RocksDB WAL without sync,
 //   LMDB MDB_NOSYNC, AlexStorage kBuffered; "group" = several writers each
 //   asking for sync at once.
-// - "cold" rows: store closed, `echo 3 > /proc/sys/vm/drop_caches`, reopened.
+// - Every system compacts in the background as it would in service (RocksDB its
+//   LSM, AlexStorage its log when garbage passes StoreOptions' threshold); the
+//   compact_* rows then time an explicit full compaction of what is left.
+// - Reopen: reopen_warm = close, open; reopen_cold = close, page cache made
+//   cold (see page_cache.h), open. Both include each system's recovery.
+// - get_uniform_cold: the store is reopened first, THEN its files are made cold
+//   (mappings dropped, page cache dropped), then the gets are timed, so no
+//   system reads warm data its open just touched; the note gives how much of
+//   the files was still resident when the gets started.
+// - Data sets (--datasets): int8-100 = 8-byte keys, 100 B values (every
+//   workload unless --workloads narrows it); path35-100, path35-1k, int8-1k,
+//   int8-4k, ...: the read-side workloads.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,6 +49,7 @@
 
 #include "tools/bench/engine_data.h"
 #include "tools/bench/engine_systems.h"
+#include "tools/bench/page_cache.h"
 #include "tools/bench/report.h"
 
 namespace alexfs::bench::engine {
@@ -60,6 +72,7 @@ struct Options {
   std::string json;
   std::vector<std::string> workloads;  // name prefixes; empty: all
   std::vector<std::string> systems = {"alexstorage", "rocksdb", "lmdb"};
+  std::vector<std::string> datasets;  // e.g. int8-100, path35-1k; empty: by --quick/--full
   // Derived.
   uint64_t get_ops = 0;
   uint64_t cold_ops = 0;
@@ -94,14 +107,6 @@ uint64_t ProcWriteBytes() {
   }
   std::fclose(f);
   return v;
-}
-
-bool DropCaches() {
-  ::sync();
-  std::FILE* f = std::fopen("/proc/sys/vm/drop_caches", "w");
-  if (f == nullptr) return false;
-  bool ok = std::fputs("3\n", f) >= 0;
-  return std::fclose(f) == 0 && ok;
 }
 
 std::vector<uint64_t> UniformIds(uint64_t n, uint64_t count, uint64_t seed) {
@@ -176,6 +181,7 @@ class Runner {
     uint64_t rss = CurrentRssBytes();
     r.rss_bytes = rss > rss_base_ ? rss - rss_base_ : 0;
     r.disk_bytes = DiskUsageBytes(dir_);
+    r.memory_bytes = sys_->IndexBytes();
     return r;
   }
   void Emit(const Row& r);
@@ -214,6 +220,14 @@ class Runner {
   bool PutBuffered();
   bool DurablePuts(int threads);
   bool Reopen(bool cold);
+  // `note` plus the system's own counters (AlexStorage: compactions so far).
+  std::string WithStats(const std::string& note) {
+    std::string stats = sys_->StatsNote();
+    return stats.empty() ? note : note + "; " + stats;
+  }
+  // Makes the store's files cold (page_cache.h); returns what stayed resident.
+  bool Evict(Residency* left);
+  bool ColdGets();
   bool OverwriteHalf();
   bool DeleteHalf();
   bool CompactPhase(const std::string& tag, uint64_t first_live, uint64_t stride);
@@ -438,7 +452,7 @@ bool Runner::Mixed() {
     };
   });
   EmitPhases(Base("mixed_80_20", 1, "buffered"), phases, ProcWriteBytes() - w0,
-             "warm; 80% get / 20% put (overwrite), uniform");
+             WithStats("warm; 80% get / 20% put (overwrite), uniform"));
   return ok_;
 }
 
@@ -453,7 +467,7 @@ bool Runner::PutBuffered() {
       return sys_->Put(keys.Key(i), std::string_view(value.data(), value.size()), BenchDurability::kBuffered);
     };
   });
-  EmitPhases(Base("put", 1, "buffered"), phases, ProcWriteBytes() - w0, "one put per op, uniform overwrite");
+  EmitPhases(Base("put", 1, "buffered"), phases, ProcWriteBytes() - w0, WithStats("one put per op, uniform overwrite"));
   return ok_;
 }
 
@@ -477,18 +491,50 @@ bool Runner::DurablePuts(int threads) {
   return ok_;
 }
 
+bool Runner::Evict(Residency* left) {
+  std::string error;
+  if (!EvictFiles(dir_, &error)) return Fail("cannot make the page cache cold: " + error + " (run as root, or pass --no-cold)");
+  *left = PageCacheResidency(dir_);
+  return true;
+}
+
+std::string ResidencyNote(const Residency& r) {
+  return Format("%.1f of %.1f MiB of the files resident", static_cast<double>(r.resident_bytes) / kMiB,
+                static_cast<double>(r.file_bytes) / kMiB);
+}
+
 bool Runner::Reopen(bool cold) {
   std::string name = cold ? "reopen_cold" : "reopen_warm";
   sys_->Close();
-  if (cold && !DropCaches()) return Fail("cannot drop caches (run as root, or pass --no-cold)");
+  Residency left;
+  if (cold && !Evict(&left)) return false;
   uint64_t w0 = ProcWriteBytes();
   uint64_t t0 = NowNanos();
   if (!Open()) return false;
   uint64_t ns = NowNanos() - t0;
   if (Want(name)) {
     EmitSingle(Base(name, 1, ""), ns, ProcWriteBytes() - w0,
-               cold ? "close, drop caches, open (recovery included)" : "close, open (recovery included)");
+               cold ? "close, page cache made cold (" + ResidencyNote(left) + "), open (recovery included)"
+                    : std::string("close, open (recovery included)"));
   }
+  return ok_;
+}
+
+// Uniform gets on a cold page cache: the store is already open (its recovery
+// may have read every byte), its files are made cold, then the gets run.
+bool Runner::ColdGets() {
+  Residency left;
+  if (!Evict(&left)) return false;
+  if (!Want("get_uniform_cold")) return true;
+  std::vector<OpKeys> keys(1);
+  keys[0].Fill(ds_, UniformIds(ds_.n, opt_.cold_ops, Seed(100)));
+  uint64_t w0 = ProcWriteBytes();
+  auto phases = RunThreads(1, opt_.cold_ops, std::max(2 * opt_.seconds, 3.0), Timing::kAuto, nullptr,
+                           [&](int) { return GetOp(&keys[0]); });
+  Residency after = PageCacheResidency(dir_);
+  EmitPhases(Base("get_uniform_cold", 1, ""), phases, ProcWriteBytes() - w0,
+             "cold: opened, then page cache made cold (" + ResidencyNote(left) + "), then " +
+                 std::to_string(phases[0].ops) + " gets (after them " + ResidencyNote(after) + ")");
   return ok_;
 }
 
@@ -521,7 +567,7 @@ bool Runner::DeleteHalf() {
   if (!sys_->Sync()) return Fail("delete: sync failed");
   if (Want("delete")) {
     EmitPhases(Base("delete", 1, "buffered"), phases, ProcWriteBytes() - w0,
-               "half the keys, shuffled, one delete per op");
+               WithStats("half the keys, shuffled, one delete per op"));
   }
   return ok_;
 }
@@ -585,7 +631,6 @@ bool Runner::Run() {
   std::filesystem::create_directories(dir_, ec);
   rss_base_ = CurrentRssBytes();
   const uint64_t n = ds_.n;
-  const double secs = opt_.seconds;
   if (!Open()) return false;
   if (!BulkInsert() || !WarmUp()) return false;
   auto uniform = [&](uint64_t count) {
@@ -611,13 +656,10 @@ bool Runner::Run() {
       return false;
     }
   }
-  if (ds_.full_sequence && !Reopen(false)) return false;
+  if (Want("reopen_warm") && !Reopen(false)) return false;
   if (!opt_.no_cold && WantAny({"reopen_cold", "get_uniform_cold"})) {
     if (!Reopen(true)) return false;
-    if (!GetPhase("get_uniform_cold", 1, opt_.cold_ops, std::max(2 * secs, 3.0), uniform(opt_.cold_ops),
-                  "cold: page cache dropped before reopen")) {
-      return false;
-    }
+    if (!ColdGets()) return false;
   }
   if (ds_.full_sequence) {
     if (WantAny({"compact_overwrite", "get_idle_overwrite", "get_during_compact_overwrite"})) {
@@ -763,14 +805,16 @@ const Row* Find(const std::vector<Row>& rows, uint64_t key_bytes, uint64_t value
 
 void PrintMarkdown(const std::vector<Row>& rows) {
   std::printf("\n| keys | value B | workload | system | thr | durability | ops/s | p50 ns | p99 ns | p99.9 ns "
-              "| RSS MiB | disk MiB | written MiB | note |\n");
-  std::printf("|---|--:|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+              "| RSS MiB | index B/key | disk MiB | written MiB | note |\n");
+  std::printf("|---|--:|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
   for (const Row& r : rows) {
     std::printf("| %s %" PRIu64 "B | %" PRIu64 " | %s | %s | %d | %s | %.0f | %" PRIu64 " | %" PRIu64 " | %" PRIu64
-                " | %.1f | %.1f | %.1f | %s |\n",
+                " | %.1f | %.1f | %.1f | %.1f | %s |\n",
                 r.key_bytes == 8 ? "u64" : "path", r.key_bytes, r.value_bytes, r.workload.c_str(), r.system.c_str(),
                 r.threads, r.durability.c_str(), r.ops_per_s, r.p50_ns, r.p99_ns, r.p999_ns,
-                static_cast<double>(r.rss_bytes) / kMiB, static_cast<double>(r.disk_bytes) / kMiB,
+                static_cast<double>(r.rss_bytes) / kMiB,
+                r.keys > 0 ? static_cast<double>(r.memory_bytes) / static_cast<double>(r.keys) : 0.0,
+                static_cast<double>(r.disk_bytes) / kMiB,
                 static_cast<double>(r.bytes_written) / kMiB, r.note.c_str());
   }
   std::fflush(stdout);
@@ -848,6 +892,30 @@ void PrintTargets(const std::vector<Row>& rows) {
   std::fflush(stdout);
 }
 
+// "int8-100" -> ("u64", 100); "path35-1k" -> ("path", 1024).
+bool ParseDataset(const std::string& name, std::string* kind, uint32_t* value_bytes) {
+  size_t dash = name.find('-');
+  if (dash == std::string::npos) return false;
+  std::string keys = name.substr(0, dash), value = name.substr(dash + 1);
+  if (keys == "int8") {
+    *kind = "u64";
+  } else if (keys == "path35") {
+    *kind = "path";
+  } else {
+    return false;
+  }
+  uint64_t scale = 1;
+  if (!value.empty() && (value.back() == 'k' || value.back() == 'K')) {
+    scale = 1024;
+    value.pop_back();
+  }
+  if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos || value.size() > 6) return false;
+  uint64_t vb = std::stoull(value) * scale;
+  if (vb < 16 || vb > 65536) return false;  // values carry a 16-byte id + version header
+  *value_bytes = static_cast<uint32_t>(vb);
+  return true;
+}
+
 int RunSuite(Options opt, bool keys_given) {
   if (opt.quick) {
     if (!keys_given) opt.keys = 100'000;
@@ -875,7 +943,20 @@ int RunSuite(Options opt, bool keys_given) {
 
   // Data sets: (key kind, value bytes, every workload?).
   std::vector<std::tuple<std::string, uint32_t, bool>> specs;
-  if (opt.full) {
+  if (!opt.datasets.empty()) {
+    for (const std::string& name : opt.datasets) {
+      std::string kind;
+      uint32_t vb = 0;
+      if (!ParseDataset(name, &kind, &vb)) {
+        std::fprintf(stderr,
+                     "alexfs-bench engine: unknown data set '%s' (want int8-N or path35-N, N = value bytes "
+                     "from 16 to 65536 with an optional k suffix, e.g. int8-100, path35-1k)\n",
+                     name.c_str());
+        return 2;
+      }
+      specs.emplace_back(kind, vb, opt.full || (kind == "u64" && vb == 100));
+    }
+  } else if (opt.full) {
     for (uint32_t vb : {100u, 1024u, 4096u}) {
       for (const char* kind : {"u64", "path"}) specs.emplace_back(kind, vb, true);
     }
@@ -948,6 +1029,11 @@ void AddEngineSuite(CLI::App& app) {
                   "get_uniform_cold, compact_overwrite, get_idle_*, get_during_compact_*, delete, compact_delete)")
       ->delimiter(',');
   cmd->add_option("--systems", opt->systems, "comma-separated: alexstorage,rocksdb,lmdb")->delimiter(',');
+  cmd->add_option("--datasets", opt->datasets,
+                  "comma-separated key/value sets, e.g. int8-100,path35-100,path35-1k (int8 = 8-byte keys, "
+                  "path35 = 35-byte path keys, then value bytes; int8-100 runs every workload, the others the "
+                  "read side, or all with --full); default int8-100,path35-100,int8-1k")
+      ->delimiter(',');
   cmd->add_option("--json", opt->json, "write the reported (median) rows to FILE as JSON");
   cmd->callback([opt, keys_given] {
     int rc = RunSuite(*opt, *keys_given);

@@ -81,6 +81,10 @@ class KvSystem {
   virtual std::unique_ptr<Reader> NewReader() = 0;
   // Extra text for the note of a row (e.g. commits per fsync), may be empty.
   virtual std::string StatsNote() { return std::string(); }
+  // Bytes of memory the system reports for its in-memory index (AlexStorage:
+  // the learned index; RocksDB: table readers, i.e. index and filter blocks);
+  // 0 when it reports none (LMDB: its B+tree lives in the mapped file).
+  virtual uint64_t IndexBytes() { return 0; }
 };
 
 std::unique_ptr<KvSystem> NewRocksDbSystem();

@@ -99,6 +99,7 @@ struct Options {
   uint64_t ops = 1000000;
   std::string json;
   std::string sets = "int8,path35,url80";
+  std::vector<std::string> structures = {"alex", "absl-btree", "std-map", "sorted-vector"};
   bool full_key_compares = false;
 };
 
@@ -422,10 +423,13 @@ void RunIndexSuite(const Options& o) {
     base.keys = s.present.size();
     base.key_bytes = spec.key_bytes;
     base.value_bytes = 8;
-    RunAlex(s, o, &report, base);
-    RunOrderedMap<absl::btree_map<std::string_view, uint64_t>>("absl-btree", s, o, &report, base);
-    RunOrderedMap<std::map<std::string_view, uint64_t>>("std-map", s, o, &report, base);
-    RunSortedVector(s, o, &report, base);
+    auto wanted = [&o](const char* name) {
+      return std::find(o.structures.begin(), o.structures.end(), name) != o.structures.end();
+    };
+    if (wanted("alex")) RunAlex(s, o, &report, base);
+    if (wanted("absl-btree")) RunOrderedMap<absl::btree_map<std::string_view, uint64_t>>("absl-btree", s, o, &report, base);
+    if (wanted("std-map")) RunOrderedMap<std::map<std::string_view, uint64_t>>("std-map", s, o, &report, base);
+    if (wanted("sorted-vector")) RunSortedVector(s, o, &report, base);
   }
   report.PrintTable();
   if (!o.json.empty()) report.WriteJson(o.json);
@@ -438,6 +442,11 @@ void RegisterIndexSuite(CLI::App& app) {
   sub->add_option("--ops", opts->ops, "timed lookups per workload (default 1M)");
   sub->add_option("--sets", opts->sets, "key sets: int8,path35,url80");
   sub->add_option("--json", opts->json, "also write rows as JSON to FILE");
+  sub->add_option("--structures", opts->structures,
+                  "comma-separated: alex,absl-btree,std-map,sorted-vector (default all; at 50M keys std::map "
+                  "alone needs ~4 GB)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"alex", "absl-btree", "std-map", "sorted-vector"}));
   sub->add_flag("--full-key-compares", opts->full_key_compares,
                 "AlexIndex compares full keys at every search step (design measurement)");
   sub->callback([opts] { RunIndexSuite(*opts); });
