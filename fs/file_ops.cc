@@ -7,8 +7,13 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <vector>
 
 #include "fs/filesystem.h"
 
@@ -59,12 +64,13 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return;
       }
       if (attr.is_reg()) {
-        if (!inode->buffer) {
-          // No need to load bytes about to be dropped.
-          inode->buffer.emplace(attr, std::string_view());
-          inodes_.SetDirty(*inode, true);
+        // No need to load bytes about to be dropped.
+        s = EnsureBuffer(*inode, /*load_inline=*/false);
+        if (s.ok()) s = inode->buffer->Truncate(0, LoaderFor(*inode));
+        if (!s.ok()) {
+          fuse_reply_err(req, ErrnoOf(s));
+          return;
         }
-        inode->buffer->Truncate(0);
         inode->buffer->attr().mtime_ns = inode->buffer->attr().ctime_ns = NowNs();
       }
     }
@@ -111,6 +117,36 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   }
 }
 
+namespace {
+
+// Zeros for holes and for the bytes between a short block's end and the next.
+const char kZeros[kBlockBytes] = {};
+
+// The iovecs of one read reply: views into the buffer, the mapped log or
+// kZeros, sent with one writev by fuse_reply_iov (no copy in the daemon).
+class ReadReply {
+ public:
+  void Add(std::string_view bytes) {
+    if (!bytes.empty()) iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()});
+  }
+  void AddZeros(uint64_t n) {
+    while (n > 0) {
+      const size_t part = static_cast<size_t>(std::min<uint64_t>(n, sizeof kZeros));
+      Add(std::string_view(kZeros, part));
+      n -= part;
+    }
+  }
+  // Keeps a block's mapping alive until the reply is sent.
+  PinnedValue* NewPin() { return &pins_.emplace_back(); }
+  void Send(fuse_req_t req) { fuse_reply_iov(req, iov_.data(), static_cast<int>(iov_.size())); }
+
+ private:
+  std::vector<iovec> iov_;
+  std::deque<PinnedValue> pins_;
+};
+
+}  // namespace
+
 void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
@@ -119,11 +155,9 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
   }
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::shared_lock<std::shared_mutex> lock(inode->mutex);
-  std::string_view contents;
+  const FileBuffer* buffer = inode->buffer ? &*inode->buffer : nullptr;
   Object object;
-  if (inode->buffer) {
-    contents = inode->buffer->contents();
-  } else {
+  if (!buffer) {
     Status s = ReadInodeObject(*inode, &object);
     if (!s.ok()) {
       fuse_reply_err(req, ErrnoOf(s));
@@ -133,12 +167,38 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
       fuse_reply_err(req, EINVAL);
       return;
     }
-    contents = object.bytes;
   }
-  uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), contents.size());
-  // The one copy: from the mapped log (or the buffer) into the kernel.
-  std::string_view slice = contents.substr(start, size);
-  fuse_reply_buf(req, slice.data(), slice.size());
+  const uint64_t file_size = buffer ? buffer->size() : object.size;
+  const uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), file_size);
+  const uint64_t end = std::min<uint64_t>(file_size, start + size);
+  ReadReply reply;
+  if (buffer ? !buffer->in_blocks() : !object.in_blocks) {
+    std::string_view contents = buffer ? buffer->inline_contents() : object.bytes;
+    reply.Add(contents.substr(start, end - start));
+    reply.Send(req);
+    return;
+  }
+  const uint64_t file_id = buffer ? buffer->file_id() : object.file_id;
+  for (uint64_t pos = start; pos < end;) {
+    const uint64_t index = pos / kBlockBytes;
+    const uint64_t in_block = pos % kBlockBytes;
+    const uint64_t n = std::min(kBlockBytes - in_block, end - pos);
+    std::string_view block;
+    if (const std::string* dirty = buffer ? buffer->DirtyBlock(index) : nullptr) {
+      block = *dirty;
+    } else if (!buffer || index < buffer->dead_from()) {
+      Status s = StoredBlock(*inode, file_id, index, reply.NewPin(), &block);
+      if (!s.ok()) {
+        fuse_reply_err(req, ErrnoOf(s));
+        return;
+      }
+    }
+    std::string_view part = in_block < block.size() ? block.substr(in_block, n) : std::string_view();
+    reply.Add(part);
+    reply.AddZeros(n - part.size());
+    pos += n;
+  }
+  reply.Send(req);
 }
 
 void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
@@ -148,7 +208,7 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
     fuse_reply_err(req, ENOENT);
     return;
   }
-  if (off < 0 || static_cast<uint64_t>(off) + size > kMaxValueBytes - kHeaderBytes) {
+  if (off < 0 || static_cast<uint64_t>(off) + size > kMaxFileBytes) {
     fuse_reply_err(req, EFBIG);
     return;
   }
@@ -161,8 +221,28 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   }
   FileBuffer& buffer = *inode->buffer;
   uint64_t offset = (fi->flags & O_APPEND) ? buffer.size() : static_cast<uint64_t>(off);
-  buffer.Write(offset, std::string_view(buf, size));
+  if (!buffer.in_blocks() && offset + size > kInlineMaxBytes) {
+    uint64_t id = 0;
+    s = NewFileId(&id);
+    if (s.ok()) buffer.MoveToBlocks(id);
+  }
+  if (s.ok()) s = buffer.Write(offset, std::string_view(buf, size), LoaderFor(*inode));
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
+  }
   buffer.attr().mtime_ns = buffer.attr().ctime_ns = NowNs();
+  // The memory bound: past either limit the file is committed now (buffered,
+  // as one batch like any commit), and its buffer goes.
+  if (buffer.dirty_bytes() > options_.max_file_dirty_bytes ||
+      total_dirty_.load(std::memory_order_relaxed) >
+          static_cast<int64_t>(options_.max_dirty_bytes)) {
+    s = CommitLocked(*inode, Durability::kBuffered);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+  }
   fuse_reply_write(req, size);
 }
 
@@ -207,7 +287,7 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 }
 
 void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
-  // fsync and fdatasync alike: the whole value (data and header) is one record.
+  // fsync and fdatasync alike: data and record are committed in one batch.
   // Never ENOSYS: the kernel would then report success for every later fsync.
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {

@@ -90,12 +90,13 @@ struct FilesystemOptions {
   // fs/README.md); closed data is committed by the interval, fsync, rename or
   // unmount.
   bool commit_on_close = false;
+  // Memory bound on uncommitted file data (-o max_dirty_mb, max_file_dirty_mb).
+  // A write that leaves its file with more dirty bytes than max_file_dirty_bytes,
+  // or all files with more than max_dirty_bytes, commits that file (buffered)
+  // before it returns, so buffers never grow past about these limits.
+  uint64_t max_dirty_bytes = uint64_t{256} << 20;
+  uint64_t max_file_dirty_bytes = uint64_t{64} << 20;
 };
-
-// A dirty buffer up to this size is committed at every commit interval even
-// while it is still being written (rewriting it costs little); larger ones wait
-// until they settle (see CommitAll).
-inline constexpr uint64_t kSmallBufferBytes = uint64_t{1} << 20;
 
 class Filesystem {
  public:
@@ -156,12 +157,14 @@ class Filesystem {
   void FsyncDir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 
  private:
-  // An object found in the store, with its bytes pinned.
+  // An object found in the store, with its record pinned.
   struct Object {
     std::string key;  // where its header lives (a link body's key for linked files)
     Attr attr;
     uint64_t size = 0;
-    std::string_view bytes;  // valid while `pin` lives
+    std::string_view bytes;  // inline contents; valid while `pin` lives
+    bool in_blocks = false;  // a regular file whose data is in blocks of file_id
+    uint64_t file_id = 0;
     PinnedValue pin;
     std::optional<uint64_t> link_id;  // set if reached through a link pointer
   };
@@ -189,9 +192,40 @@ class Filesystem {
   // Attributes and size of `inode`, from its buffer if it has one.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held (any mode).
   Status StatInode(Inode& inode, Attr* attr, uint64_t* size) const;
-  // Makes sure a regular file's inode has a buffer, loading the stored bytes.
+  // Makes sure a regular file's inode has a buffer. An inline file's bytes are
+  // loaded unless `load_inline` is false (they are about to be dropped); a file
+  // in blocks loads nothing. A stored inline file larger than kInlineMaxBytes
+  // (written before blocks existed) moves to blocks here.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held exclusively.
-  Status EnsureBuffer(Inode& inode);
+  Status EnsureBuffer(Inode& inode, bool load_inline = true);
+  // Gives `inode` a buffer holding `object` (a regular file).
+  Status NewBuffer(Inode& inode, const Object& object, bool load_inline);
+  // Encodes `object`'s record with attributes `attr` (inline or in blocks).
+  static std::string EncodeRecord(const Object& object, const Attr& attr);
+
+  // ---- Blocks (filesystem.cc) ----
+  // A new, never used file id. The ids are reserved in the store in ranges
+  // before use, so an id is never handed out twice, even across a crash.
+  Status NewFileId(uint64_t* id);
+  // Block `index` of file `file_id` as stored: a view (pinned by *pin, or by
+  // the orphan inode's own pins), empty for a hole.
+  // REQUIRES: inode.mutex held (any mode).
+  Status StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index, PinnedValue* pin,
+                     std::string_view* out) const;
+  // The loader a buffer of `inode` uses for partial block writes (copies).
+  FileBuffer::BlockLoader LoaderFor(const Inode& inode);
+  // Adds what committing `inode`'s buffer writes, except its record, to
+  // `batch` (dirty blocks, deletes of dropped blocks) and sets *record to the
+  // record to put under the file's key. The buffer is unchanged.
+  // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held.
+  Status AddBufferCommit(const Inode& inode, WriteBatch* batch, std::string* record) const;
+  // Adds deletes of the stored blocks of `file_id` from block `from` on to
+  // `batch`, skipping those `keep` holds dirty (it puts them).
+  Status AddBlockDeletes(uint64_t file_id, uint64_t from, const FileBuffer* keep,
+                         WriteBatch* batch) const;
+  // Adds the deletes of every stored block of the file `object` (whose inode,
+  // if the kernel knows it, is `inode`) to `batch`: the file is going away.
+  Status AddFileDataDeletes(const Object& object, const Inode* inode, WriteBatch* batch) const;
   // Adds the directory at `dir_path`'s marker with mtime/ctime = now and nlink
   // changed by `nlink_delta` to `batch`.
   // REQUIRES: namespace_mutex_ held exclusively.
@@ -212,9 +246,9 @@ class Filesystem {
   Status CommitLocked(Inode& inode, Durability durability);
   // Takes ns shared + inode exclusive and commits.
   Status Commit(Inode& inode, Durability durability);
-  // Commits every dirty buffer (with only_settled, those not written to within
-  // the last commit interval or dirty for ten); with kDurable also syncs.
-  Status CommitAll(Durability durability, bool only_settled = false);
+  // Commits every dirty buffer; with kDurable then syncs the store (always:
+  // a sync another thread started may not cover what this one must).
+  Status CommitAll(Durability durability);
   void CommitterLoop();
 
   // ---- Replies ----
@@ -228,7 +262,7 @@ class Filesystem {
 
   // ---- Pieces of larger operations ----
   // A put of a rename, applied after all deletes. `folded` is set when the
-  // value was taken from that inode's buffer (restored if the batch fails).
+  // value commits that inode's buffer (dropped once the batch is applied).
   struct PendingPut {
     std::string key;
     std::string value;
@@ -261,9 +295,12 @@ class Filesystem {
   mutable std::shared_mutex namespace_mutex_;
   uint64_t next_link_id_ = 1;  // GUARDED_BY(namespace_mutex_)
 
-  // Set by every buffered write, cleared by a sync: the committer syncs only
-  // when something is pending.
-  std::atomic<bool> unsynced_{false};
+  std::mutex file_id_mutex_;
+  uint64_t next_file_id_ = 1;       // GUARDED_BY(file_id_mutex_)
+  uint64_t reserved_file_ids_ = 1;  // GUARDED_BY(file_id_mutex_): ids below are reserved
+
+  // Dirty bytes of all file buffers (see FilesystemOptions::max_dirty_bytes).
+  std::atomic<int64_t> total_dirty_{0};
 
   // Decided in Init (before any other request): the kernel is told ENOSYS for
   // open and flush of files, and stops sending open, flush and release.
