@@ -124,7 +124,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       s = ReadObject(object.key, &object);
     } else if (decoded) {
       object.attr = decoded->attr;
-      object.size = object.attr.is_reg() || S_ISLNK(object.attr.mode) ? decoded->bytes.size() : 0;
+      object.size = decoded->size;
     } else {
       s = Status::Corruption("value of key " + object.key + " has an unknown format");
     }
