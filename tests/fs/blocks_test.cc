@@ -334,5 +334,39 @@ TEST_F(BlocksTest, UnlinkedOpenFileKeepsWorkingUntilClosed) {
   ::close(fd);
 }
 
+// The daemon's anonymous resident memory (its heap: buffers), in bytes.
+uint64_t RssAnonBytes(pid_t pid) {
+  std::string status = GetFile("/proc/" + std::to_string(pid) + "/status");
+  size_t at = status.find("RssAnon:");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(status.c_str() + at + 8, nullptr, 10) << 10;  // kB
+}
+
+TEST(BlocksMemoryTest, DirtyDataIsBoundedByTheMountOptions) {
+  // No commit interval: only the memory bound commits while the file is written.
+  MountedStore store({"-o", "commit_interval_ms=0,max_dirty_mb=8,max_file_dirty_mb=4"});
+  ASSERT_TRUE(store.Mount()) << store.last_output();
+  const std::string path = store.Path("big");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  const std::string chunk = Pattern(1 << 20, 3);
+  constexpr int kMiB = 96;
+  for (int i = 0; i < kMiB; ++i) {
+    ASSERT_EQ(::write(fd, chunk.data(), chunk.size()), static_cast<ssize_t>(chunk.size()));
+  }
+  const uint64_t rss = RssAnonBytes(store.pid());
+  ASSERT_EQ(::fsync(fd), 0);
+  ::close(fd);
+  EXPECT_LT(rss, uint64_t{48} << 20) << "daemon heap after writing " << kMiB << " MiB";
+  EXPECT_EQ(StatOf(path).st_size, off_t{kMiB} << 20);
+  store.Kill();
+  ASSERT_TRUE(store.Remount()) << store.last_output();
+  const std::string got = ReadUncached(path);
+  ASSERT_EQ(got.size(), size_t{kMiB} << 20);
+  for (int i = 0; i < kMiB; ++i) {
+    ASSERT_TRUE(got.compare(size_t(i) << 20, chunk.size(), chunk) == 0) << "MiB " << i;
+  }
+}
+
 }  // namespace
 }  // namespace alexfs::testing
