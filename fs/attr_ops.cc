@@ -40,11 +40,8 @@ void ApplySetAttr(const struct stat& in, int to_set, int64_t now, Attr* a) {
 }  // namespace
 
 void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::shared_lock<std::shared_mutex> lock(inode->mutex);
   Attr attr;
@@ -61,11 +58,8 @@ void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to_set,
                          fuse_file_info*) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   const int64_t now = NowNs();
   Attr attr;
   uint64_t size = 0;

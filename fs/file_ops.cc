@@ -38,11 +38,8 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOSYS);
     return;
   }
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   if (inode->is_dir) {
     fuse_reply_err(req, EISDIR);
     return;
@@ -82,29 +79,10 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                         fuse_file_info* fi) {
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, S_IFREG | (mode & 07777), now, &attr);
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(FileKey(path), EncodeObject(attr, {}));
-    s = TouchDir(dir_path, 0, now, &batch);
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  std::shared_ptr<Inode> inode = NewEntry(FileKey(path), attr, 0, &e);
+  std::shared_ptr<Inode> inode =
+      CreateObject(req, parent, name, S_IFREG | (mode & 07777), &e);
+  if (!inode) return;
   // With no_open the kernel sends no release (once it has seen one ENOSYS
   // open), so open counts are kept only in commit_on_close mode.
   const bool counted = !no_open();
@@ -148,11 +126,8 @@ class ReadReply {
 }  // namespace
 
 void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::shared_lock<std::shared_mutex> lock(inode->mutex);
   const FileBuffer* buffer = inode->buffer ? &*inode->buffer : nullptr;
@@ -203,11 +178,8 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
 
 void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
                        fuse_file_info* fi) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   if (off < 0 || static_cast<uint64_t>(off) + size > kMaxFileBytes) {
     fuse_reply_err(req, EFBIG);
     return;
@@ -253,11 +225,8 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     return;
   }
   // close(2): commit, buffered. A daemon crash after close loses nothing.
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   fuse_reply_err(req, ErrnoOf(Commit(*inode, Durability::kBuffered)));
 }
 
@@ -289,11 +258,8 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   // fsync and fdatasync alike: data and record are committed in one batch.
   // Never ENOSYS: the kernel would then report success for every later fsync.
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   // The buffer goes to the log (buffered) under the locks; the fdatasync runs
   // after they are released, so renames and creates (namespace_mutex_
   // exclusive) do not wait for the disk, and concurrent fsyncs share one

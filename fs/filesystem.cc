@@ -130,6 +130,12 @@ Status Filesystem::ResolveName(const std::string& dir_path, std::string_view nam
   return ReadObject(out->stored_key, &out->object);
 }
 
+std::shared_ptr<Inode> Filesystem::InodeOrReply(fuse_req_t req, fuse_ino_t ino) const {
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
+  if (!inode) fuse_reply_err(req, ENOENT);
+  return inode;
+}
+
 int Filesystem::DirPathOf(fuse_ino_t dir, std::string* path) const {
   if (dir == FUSE_ROOT_ID) {
     path->clear();
@@ -207,6 +213,39 @@ Status Filesystem::NewBuffer(Inode& inode, const Object& object, bool load_inlin
 std::string Filesystem::EncodeRecord(const Object& object, const Attr& attr) {
   if (object.in_blocks) return EncodeBlockedFile(attr, object.file_id, object.size);
   return EncodeObject(attr, object.bytes);
+}
+
+std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t parent,
+                                                const char* name, mode_t mode,
+                                                fuse_entry_param* e, dev_t rdev,
+                                                std::string_view bytes) {
+  const bool is_dir = S_ISDIR(mode);
+  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
+  std::string dir_path, path;
+  int err = DirPathOf(parent, &dir_path);
+  if (err == 0) err = CheckNewName(dir_path, name, &path);
+  // A directory's marker key has one more byte than its path.
+  if (err == 0 && is_dir && path.size() + 1 > kMaxKeyBytes) err = ENAMETOOLONG;
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return nullptr;
+  }
+  const std::string key = is_dir ? DirKey(path) : FileKey(path);
+  const int64_t now = NowNs();
+  Attr attr;
+  Status s = NewAttr(req, dir_path, mode, now, &attr);
+  attr.rdev = rdev;
+  WriteBatch batch;
+  if (s.ok()) {
+    batch.Put(key, EncodeObject(attr, bytes));
+    s = TouchDir(dir_path, is_dir ? +1 : 0, now, &batch);  // a new ".." link
+  }
+  if (s.ok()) s = Apply(batch, Durability::kBuffered);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return nullptr;
+  }
+  return NewEntry(key, attr, bytes.size(), e);
 }
 
 // ---- Blocks ----

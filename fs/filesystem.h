@@ -177,6 +177,9 @@ class Filesystem {
   };
 
   // ---- Object access (filesystem.cc) ----
+  // The inode numbered `ino`, or null after replying ENOENT (the kernel named
+  // an inode it had forgotten).
+  std::shared_ptr<Inode> InodeOrReply(fuse_req_t req, fuse_ino_t ino) const;
   // Reads the object at `key`, following a link pointer to its body.
   // NotFound if absent; EIO if the value is not one we understand.
   Status ReadObject(const std::string& key, Object* out) const;
@@ -237,6 +240,17 @@ class Filesystem {
   // directory has S_ISGID set.
   Status NewAttr(fuse_req_t req, const std::string& dir_path, mode_t mode, int64_t now,
                  Attr* attr);
+
+  // Creates `name` in directory `parent` (create, mknod, mkdir, symlink), an
+  // object of `mode` (type and permission bits) with `rdev` (devices) and
+  // `bytes` (a symlink's target): checks
+  // the name, makes the attributes, and writes the object with its parent's
+  // touched marker (a new directory also raises the parent's nlink) in one
+  // batch; then registers the entry in *e. Returns the new inode, or null after
+  // replying the error. Takes namespace_mutex_ exclusively.
+  std::shared_ptr<Inode> CreateObject(fuse_req_t req, fuse_ino_t parent, const char* name,
+                                      mode_t mode, fuse_entry_param* e, dev_t rdev = 0,
+                                      std::string_view bytes = {});
 
   // ---- Commits (filesystem.cc) ----
   // Writes `batch` to the store. Every write of the filesystem goes through here.

@@ -65,102 +65,34 @@ void Filesystem::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     fuse_reply_err(req, EINVAL);
     return;
   }
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, (mode & S_IFMT) | (mode & 07777), now, &attr);
   // Fifos, sockets and device nodes are metadata only: the kernel serves them.
-  attr.rdev = (S_ISCHR(mode) || S_ISBLK(mode)) ? rdev : 0;
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(FileKey(path), EncodeObject(attr, {}));
-    s = TouchDir(dir_path, 0, now, &batch);
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  NewEntry(FileKey(path), attr, 0, &e);
+  const dev_t device = (S_ISCHR(mode) || S_ISBLK(mode)) ? rdev : 0;
+  if (!CreateObject(req, parent, name, (mode & S_IFMT) | (mode & 07777), &e, device)) return;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }
 
 void Filesystem::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  // The marker key has one more byte than the path.
-  if (err == 0 && path.size() + 1 > kMaxKeyBytes) err = ENAMETOOLONG;
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, S_IFDIR | (mode & 07777), now, &attr);
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(DirKey(path), EncodeObject(attr, {}));
-    s = TouchDir(dir_path, +1, now, &batch);  // the parent gains a ".." link
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  NewEntry(DirKey(path), attr, 0, &e);
+  if (!CreateObject(req, parent, name, S_IFDIR | (mode & 07777), &e)) return;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }
 
 void Filesystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent,
                          const char* name) {
-  size_t target_len = std::strlen(target);
-  if (target_len > kMaxPathBytes) {
+  std::string_view link(target);
+  if (link.size() > kMaxPathBytes) {
     fuse_reply_err(req, ENAMETOOLONG);
     return;
   }
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, S_IFLNK | 0777, now, &attr);
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(FileKey(path), EncodeObject(attr, std::string_view(target, target_len)));
-    s = TouchDir(dir_path, 0, now, &batch);
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  NewEntry(FileKey(path), attr, target_len, &e);
+  if (!CreateObject(req, parent, name, S_IFLNK | 0777, &e, 0, link)) return;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }
 
 void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string key = inodes_.KeyOf(*inode);
   Object object;
@@ -361,11 +293,8 @@ void Filesystem::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 // removed down to one, the file stays linked (a later rename or unlink handles
 // it as any linked file).
 void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   if (inode->is_dir) {
     fuse_reply_err(req, EPERM);
     return;
