@@ -47,25 +47,15 @@ class TmpfsDir {
   std::string path_;
 };
 
-// The file's bytes read with pread after dropping its cached pages, so the
-// daemon serves them.
+// The file's bytes, read after dropping its cached pages, so the daemon
+// serves them.
 std::string ReadUncached(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return "<error " + std::to_string(errno) + ">";
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-  std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()));
-    if (n < 0) {
-      ::close(fd);
-      return "<error " + std::to_string(errno) + ">";
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+  if (fd >= 0) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
   }
-  ::close(fd);
-  return out;
+  return GetFile(path);
 }
 
 // One random operation applied to the mount and to tmpfs alike.
