@@ -79,9 +79,9 @@ inline constexpr double kCacheTimeout = 86400.0;
 
 struct FilesystemOptions {
   std::string data_dir;  // for statfs
-  // How often dirty file buffers are committed and the store synced. Zero:
-  // only on fsync, close, rename and unmount. A file being written without
-  // pause is committed when it pauses for an interval, or after ten.
+  // How often dirty file buffers are committed (each commit logs only what
+  // changed) and the store synced. Zero: only on fsync, close, rename, unmount
+  // and the memory bound.
   std::chrono::milliseconds commit_interval{1000};
   // Strict mode (-o commit_on_close): answer open, flush and release, and
   // commit a file's buffer when it is closed. Off (the default): open and flush
