@@ -1,4 +1,4 @@
-// open, create, read, write, flush, release, fsync.
+// open, create, read, write, flush, release, fsync, lseek.
 //
 // Open files have no per-handle state: a file's uncommitted bytes live in its
 // inode's buffer (fs/file_buffer.h), shared by every handle, so fi->fh is unused
@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <vector>
 
 #include "fs/filesystem.h"
@@ -267,6 +268,98 @@ void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   Status s = Commit(*inode, Durability::kBuffered);
   if (s.ok()) s = store_->Sync();
   fuse_reply_err(req, ErrnoOf(s));
+}
+
+void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+    fuse_reply_err(req, EINVAL);  // SEEK_SET/CUR/END never reach the daemon
+    return;
+  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
+  std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
+  std::shared_lock<std::shared_mutex> lock(inode->mutex);
+  const FileBuffer* buffer = inode->buffer ? &*inode->buffer : nullptr;
+  Object object;
+  if (!buffer) {
+    Status s = ReadInodeObject(*inode, &object);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+  }
+  const uint64_t size = buffer ? buffer->size() : object.size;
+  const uint64_t start = static_cast<uint64_t>(std::max<off_t>(off, 0));
+  if (start >= size) {
+    fuse_reply_err(req, ENXIO);
+    return;
+  }
+  if (buffer ? !buffer->in_blocks() : !object.in_blocks) {
+    // An inline file is all data.
+    fuse_reply_lseek(req, static_cast<off_t>(whence == SEEK_DATA ? start : size));
+    return;
+  }
+  // Walks the blocks from the one holding `start`: each is data up to its
+  // length and a hole after it.
+  const uint64_t file_id = buffer ? buffer->file_id() : object.file_id;
+  // The first block at or after `from` that may hold data (dirty or stored),
+  // found by seeking, so SEEK_DATA skips a long hole at once.
+  auto next_block = [&](uint64_t from) {
+    uint64_t next = std::numeric_limits<uint64_t>::max();
+    if (buffer) {
+      auto it = buffer->dirty_blocks().lower_bound(from);
+      if (it != buffer->dirty_blocks().end()) next = it->first;
+      if (from >= buffer->dead_from()) return next;
+    }
+    if (inode->blocks_pinned) {
+      auto it = inode->orphan_blocks.lower_bound(from);
+      if (it != inode->orphan_blocks.end()) next = std::min(next, it->first);
+      return next;
+    }
+    std::unique_ptr<Iterator> it = store_->NewIterator();
+    it->Seek(BlockKey(file_id, from));
+    uint64_t id = 0, index = 0;
+    if (it->Valid() && ParseBlockKey(it->key(), &id, &index) && id == file_id) {
+      next = std::min(next, index);
+    }
+    return next;
+  };
+  for (uint64_t index = start / kBlockBytes; index * kBlockBytes < size; ++index) {
+    if (whence == SEEK_DATA) {
+      index = next_block(index);
+      if (index >= size / kBlockBytes + 1) break;
+    }
+    uint64_t length = 0;
+    if (const std::string* dirty = buffer ? buffer->DirtyBlock(index) : nullptr) {
+      length = dirty->size();
+    } else if (!buffer || index < buffer->dead_from()) {
+      PinnedValue pin;
+      std::string_view bytes;
+      Status s = StoredBlock(*inode, file_id, index, &pin, &bytes);
+      if (!s.ok()) {
+        fuse_reply_err(req, ErrnoOf(s));
+        return;
+      }
+      length = bytes.size();
+    }
+    const uint64_t begin = std::max(start, index * kBlockBytes);
+    const uint64_t data_end = std::min(size, index * kBlockBytes + length);
+    if (whence == SEEK_DATA && begin < data_end) {
+      fuse_reply_lseek(req, static_cast<off_t>(begin));
+      return;
+    }
+    const uint64_t hole = std::max(begin, data_end);
+    if (whence == SEEK_HOLE && hole < std::min(size, (index + 1) * kBlockBytes)) {
+      fuse_reply_lseek(req, static_cast<off_t>(hole));
+      return;
+    }
+  }
+  // No data after start: ENXIO; no hole before the end: the end (an implicit hole).
+  if (whence == SEEK_DATA) {
+    fuse_reply_err(req, ENXIO);
+  } else {
+    fuse_reply_lseek(req, static_cast<off_t>(size));
+  }
 }
 
 }  // namespace alexfs::fs

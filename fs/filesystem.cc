@@ -606,6 +606,9 @@ const fuse_lowlevel_ops kOps = [] {
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     Self(req, Request::kFsync)->Fsync(req, ino, datasync, fi);
   };
+  ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+    Self(req, Request::kLseek)->Lseek(req, ino, off, whence, fi);
+  };
   ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Self(req, Request::kOpenDir)->OpenDir(req, ino, fi);
   };

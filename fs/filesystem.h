@@ -6,7 +6,7 @@
 //   filesystem.cc   state, init/destroy/statfs, object access, commits, the
 //                   background committer, the operation table
 //   attr_ops.cc     getattr, setattr (permissions: the kernel, see mount.cc)
-//   file_ops.cc     open, create, read, write, flush, release, fsync
+//   file_ops.cc     open, create, read, write, flush, release, fsync, lseek
 //   namespace_ops.cc  lookup, forget, mknod, mkdir, symlink, readlink, unlink,
 //                   rmdir, link
 //   rename.cc       rename (plain, RENAME_NOREPLACE, RENAME_EXCHANGE)
@@ -137,6 +137,9 @@ class Filesystem {
   void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+  // SEEK_DATA / SEEK_HOLE (holes: missing blocks, and the zeros after a
+  // short block's end); other whence values are the kernel's.
+  void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi);
 
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Forget(fuse_ino_t ino, uint64_t nlookup);

@@ -289,6 +289,11 @@ TEST_F(BlocksTest, SparseFileOfOneTebibyteStoresOnlyItsData) {
   EXPECT_EQ(std::string(buf, 8), std::string(8, '\0'));
   EXPECT_EQ(::pread(fd, buf, 8, tib - 3), 3);
   EXPECT_EQ(std::string(buf, 3), "end");
+  // SEEK_DATA / SEEK_HOLE see the two stored blocks and the hole between.
+  EXPECT_EQ(::lseek(fd, 0, SEEK_DATA), 0);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_HOLE), 5);  // block 0 holds 5 bytes
+  EXPECT_EQ(::lseek(fd, 4096, SEEK_DATA), tib - static_cast<off_t>(kBlock));  // its block
+  EXPECT_EQ(::lseek(fd, tib - 3, SEEK_HOLE), tib);
   ::close(fd);
   // Two blocks and a few records, not a terabyte: the data directory stays at its
   // preallocated segment size.
