@@ -3,6 +3,7 @@
 // dump and load carry the block layout.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -76,6 +77,51 @@ TEST(BlocksTools, DumpAndLoadCarryFilesInBlocks) {
   EXPECT_EQ(::pread(fd, buf, 4, off_t{1} << 33), 4);
   EXPECT_EQ(std::string(buf, 4), "tail");
   ::close(fd);
+}
+
+TEST(BlocksTools, VersionOneStoreReadsAndALargeFileMovesToBlocksOnWrite) {
+  MountedStore mount;
+  const std::string big = Pattern(200 * 1024, 9);
+  fs::Attr attr;
+  attr.mode = S_IFREG | 0644;
+  attr.uid = ::getuid();
+  attr.gid = ::getgid();
+  attr.mtime_ns = attr.ctime_ns = attr.atime_ns = 1;
+  {  // records as a store written before blocks existed holds them
+    std::unique_ptr<Store> store;
+    ASSERT_TRUE(Store::Open(mount.data_dir(), StoreOptions(), &store).ok());
+    for (auto [key, bytes] : {std::pair<std::string, std::string>{"old", big}, {"small", "hi"}}) {
+      std::string v1 = fs::EncodeObject(attr, bytes);
+      v1[0] = 1;  // format version 1
+      ASSERT_TRUE(store->Put(key, v1).ok());
+    }
+    ASSERT_TRUE(store->Close().ok());
+  }
+  ASSERT_TRUE(mount.Mount()) << mount.last_output();
+  EXPECT_TRUE(GetFile(mount.Path("old")) == big);
+  EXPECT_EQ(GetFile(mount.Path("small")), "hi");
+  int fd = ::open(mount.Path("old").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "!", 1), 1);
+  ::close(fd);
+  ASSERT_EQ(mount.Unmount(), 0);
+  {  // the written file is in blocks now; the other one is untouched
+    std::unique_ptr<Store> store;
+    ASSERT_TRUE(Store::Open(mount.data_dir(), StoreOptions(), &store).ok());
+    PinnedValue value;
+    ASSERT_TRUE(store->Get("old", &value).ok());
+    auto decoded = fs::DecodeValue(value.value());
+    ASSERT_TRUE(decoded);
+    EXPECT_TRUE(decoded->in_blocks);
+    EXPECT_EQ(decoded->size, big.size() + 1);
+    EXPECT_TRUE(store->Contains(fs::BlockKey(decoded->file_id, 3)));
+    ASSERT_TRUE(store->Get("small", &value).ok());
+    EXPECT_EQ(static_cast<uint8_t>(value.value()[0]), 1);
+    value.Reset();
+    ASSERT_TRUE(store->Close().ok());
+  }
+  ASSERT_TRUE(mount.Remount()) << mount.last_output();
+  EXPECT_TRUE(GetFile(mount.Path("old")) == big + "!");
 }
 
 }  // namespace
