@@ -47,6 +47,8 @@
 #include <thread>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "tools/bench/report.h"
 
 extern char** environ;
@@ -376,6 +378,7 @@ struct Config {
   size_t seq_mib = 64;
   size_t append_base_mib = 100;  // the large file appended to / whose metadata changes
   size_t overwrite_mib = 1024;   // the file of the random 4 KiB overwrites
+  size_t sqlite_mib = 100;       // the SQLite database's size before the transactions
   bool can_drop = true;
 };
 
@@ -863,6 +866,64 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
     };
     w.push_back(s);
   }
+  {
+    // SQLite in WAL mode with synchronous=FULL (a commit fsyncs the WAL): 10-row
+    // transactions into a database that starts at sqlite_mib MiB and grows.
+    Workload s;
+    s.name = Format("sqlite_wal_full_10row_tx_%zuMiB", c.sqlite_mib);
+    s.durability = "fsync";
+    s.files = 1;
+    s.bytes = c.sqlite_mib * kMiB;
+    auto open_db = [](const std::string& path, const char* sync) {
+      sqlite3* db = nullptr;
+      if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Fail("sqlite3_open " + path);
+      std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") + sync + ";";
+      if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) Fail("sqlite pragmas");
+      return db;
+    };
+    // Inserts `rows` rows of 1 KiB in transactions of `per_tx`, timing each transaction.
+    auto insert = [](sqlite3* db, size_t rows, size_t per_tx, uint64_t seed, Latencies* lat) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db, "INSERT INTO t(payload) VALUES (?)", -1, &stmt, nullptr) != SQLITE_OK) {
+        Fail("sqlite prepare");
+      }
+      std::string payload = Payload(1024, seed);
+      for (size_t done = 0; done < rows; done += per_tx) {
+        uint64_t t0 = NowNanos();
+        sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+        for (size_t i = 0; i < per_tx; ++i) {
+          sqlite3_bind_blob(stmt, 1, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+          if (sqlite3_step(stmt) != SQLITE_DONE) Fail("sqlite insert");
+          sqlite3_reset(stmt);
+        }
+        if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) Fail("sqlite commit");
+        if (lat) lat->Add(NowNanos() - t0);
+      }
+      sqlite3_finalize(stmt);
+    };
+    s.prepare = [c, open_db, insert](const std::string& dir) {
+      sqlite3* db = open_db(dir + "/db.sqlite", "OFF");
+      sqlite3_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)", nullptr, nullptr, nullptr);
+      insert(db, c.sqlite_mib * 1024, 1000, 3, nullptr);
+      sqlite3_close(db);
+    };
+    s.measure = [c, open_db, insert](const std::string& dir, int run) {
+      sqlite3* db = open_db(dir + "/db.sqlite", "FULL");
+      Measured m;
+      const uint64_t begin = NowNanos();
+      const uint64_t deadline = begin + static_cast<uint64_t>(c.seconds * 1e9);
+      size_t tx = 0;
+      while (NowNanos() < deadline) {
+        insert(db, 10, 10, static_cast<uint64_t>(run) * 1000 + tx, &m.lat);
+        ++tx;
+      }
+      m.ops_per_s = static_cast<double>(tx) / Seconds(NowNanos() - begin);
+      sqlite3_close(db);
+      m.note = "transactions/s, 10 rows of 1 KiB each, WAL, synchronous=FULL";
+      return m;
+    };
+    w.push_back(s);
+  }
   return w;
 }
 
@@ -898,6 +959,7 @@ int RunSuite(const Options& in) {
     c.walk_leaf = 100;  // 10,000 files
     c.seq_mib = 64;
     c.overwrite_mib = 128;
+    c.sqlite_mib = 16;
   }
   c.can_drop = !in.no_cold;
   if (c.can_drop && !DropCaches()) {
@@ -1082,7 +1144,7 @@ void AddFsSuite(CLI::App& app) {
   cmd->add_option("--workloads", opt->workloads,
                   "comma-separated workload name prefixes: stat, cat_cached, cat_cold, create_write_close, "
                   "durable_update, readdir_10k_repeat, walk_lsR, walk_lsR_cold, seq_write_64MiB, seq_read_64MiB, "
-                  "append_100B_fdatasync, overwrite_4KiB_fdatasync, chmod_utimes_rename")
+                  "append_100B_fdatasync, overwrite_4KiB_fdatasync, chmod_utimes_rename, sqlite_wal_full")
       ->delimiter(',');
   cmd->add_option("--systems", opt->systems, "comma-separated: alexfs,tmpfs,disk")->delimiter(',');
   cmd->add_flag("--no-cold", opt->no_cold, "leave out the rows that drop the page cache");
