@@ -131,43 +131,29 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
   if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::shared_lock<std::shared_mutex> lock(inode->mutex);
-  const FileBuffer* buffer = inode->buffer ? &*inode->buffer : nullptr;
-  Object object;
-  if (!buffer) {
-    Status s = ReadInodeObject(*inode, &object);
-    if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
-      return;
-    }
-    if (!object.attr.is_reg()) {
-      fuse_reply_err(req, EINVAL);
-      return;
-    }
+  FileView file;
+  Status s = ViewFile(*inode, &file);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
   }
-  const uint64_t file_size = buffer ? buffer->size() : object.size;
-  const uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), file_size);
-  const uint64_t end = std::min<uint64_t>(file_size, start + size);
+  const uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), file.size);
+  const uint64_t end = std::min<uint64_t>(file.size, start + size);
   ReadReply reply;
-  if (buffer ? !buffer->in_blocks() : !object.in_blocks) {
-    std::string_view contents = buffer ? buffer->inline_contents() : object.bytes;
-    reply.Add(contents.substr(start, end - start));
+  if (!file.in_blocks) {
+    reply.Add(file.inline_contents.substr(start, end - start));
     reply.Send(req);
     return;
   }
-  const uint64_t file_id = buffer ? buffer->file_id() : object.file_id;
   for (uint64_t pos = start; pos < end;) {
     const uint64_t index = pos / kBlockBytes;
     const uint64_t in_block = pos % kBlockBytes;
     const uint64_t n = std::min(kBlockBytes - in_block, end - pos);
     std::string_view block;
-    if (const std::string* dirty = buffer ? buffer->DirtyBlock(index) : nullptr) {
-      block = *dirty;
-    } else if (!buffer || index < buffer->dead_from()) {
-      Status s = StoredBlock(*inode, file_id, index, reply.NewPin(), &block);
-      if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
-        return;
-      }
+    s = ViewBlock(*inode, file, index, reply.NewPin(), &block);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
     }
     std::string_view part = in_block < block.size() ? block.substr(in_block, n) : std::string_view();
     reply.Add(part);
@@ -279,37 +265,31 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
   if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::shared_lock<std::shared_mutex> lock(inode->mutex);
-  const FileBuffer* buffer = inode->buffer ? &*inode->buffer : nullptr;
-  Object object;
-  if (!buffer) {
-    Status s = ReadInodeObject(*inode, &object);
-    if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
-      return;
-    }
+  FileView file;
+  Status s = ViewFile(*inode, &file);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
   }
-  const uint64_t size = buffer ? buffer->size() : object.size;
+  const uint64_t size = file.size;
   const uint64_t start = static_cast<uint64_t>(std::max<off_t>(off, 0));
   if (start >= size) {
     fuse_reply_err(req, ENXIO);
     return;
   }
-  if (buffer ? !buffer->in_blocks() : !object.in_blocks) {
+  if (!file.in_blocks) {
     // An inline file is all data.
     fuse_reply_lseek(req, static_cast<off_t>(whence == SEEK_DATA ? start : size));
     return;
   }
-  // Walks the blocks from the one holding `start`: each is data up to its
-  // length and a hole after it.
-  const uint64_t file_id = buffer ? buffer->file_id() : object.file_id;
   // The first block at or after `from` that may hold data (dirty or stored),
   // found by seeking, so SEEK_DATA skips a long hole at once.
   auto next_block = [&](uint64_t from) {
     uint64_t next = std::numeric_limits<uint64_t>::max();
-    if (buffer) {
-      auto it = buffer->dirty_blocks().lower_bound(from);
-      if (it != buffer->dirty_blocks().end()) next = it->first;
-      if (from >= buffer->dead_from()) return next;
+    if (file.buffer) {
+      auto it = file.buffer->dirty_blocks().lower_bound(from);
+      if (it != file.buffer->dirty_blocks().end()) next = it->first;
+      if (from >= file.buffer->dead_from()) return next;
     }
     if (inode->blocks_pinned) {
       auto it = inode->orphan_blocks.lower_bound(from);
@@ -317,33 +297,29 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
       return next;
     }
     std::unique_ptr<Iterator> it = store_->NewIterator();
-    it->Seek(BlockKey(file_id, from));
+    it->Seek(BlockKey(file.file_id, from));
     uint64_t id = 0, index = 0;
-    if (it->Valid() && ParseBlockKey(it->key(), &id, &index) && id == file_id) {
+    if (it->Valid() && ParseBlockKey(it->key(), &id, &index) && id == file.file_id) {
       next = std::min(next, index);
     }
     return next;
   };
+  // Walks the blocks from the one holding `start`: each is data up to its
+  // length and a hole after it.
   for (uint64_t index = start / kBlockBytes; index * kBlockBytes < size; ++index) {
     if (whence == SEEK_DATA) {
       index = next_block(index);
       if (index >= size / kBlockBytes + 1) break;
     }
-    uint64_t length = 0;
-    if (const std::string* dirty = buffer ? buffer->DirtyBlock(index) : nullptr) {
-      length = dirty->size();
-    } else if (!buffer || index < buffer->dead_from()) {
-      PinnedValue pin;
-      std::string_view bytes;
-      Status s = StoredBlock(*inode, file_id, index, &pin, &bytes);
-      if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
-        return;
-      }
-      length = bytes.size();
+    PinnedValue pin;
+    std::string_view block;
+    s = ViewBlock(*inode, file, index, &pin, &block);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
     }
     const uint64_t begin = std::max(start, index * kBlockBytes);
-    const uint64_t data_end = std::min(size, index * kBlockBytes + length);
+    const uint64_t data_end = std::min(size, index * kBlockBytes + block.size());
     if (whence == SEEK_DATA && begin < data_end) {
       fuse_reply_lseek(req, static_cast<off_t>(begin));
       return;

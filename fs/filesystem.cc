@@ -286,6 +286,43 @@ Status Filesystem::StoredBlock(const Inode& inode, uint64_t file_id, uint64_t in
   return Status::OK();
 }
 
+Status Filesystem::ViewFile(Inode& inode, FileView* view) const {
+  if (inode.buffer) {
+    const FileBuffer& buffer = *inode.buffer;
+    view->buffer = &buffer;
+    view->size = buffer.size();
+    view->in_blocks = buffer.in_blocks();
+    view->file_id = buffer.file_id();
+    view->inline_contents = buffer.inline_contents();
+    return Status::OK();
+  }
+  Status s = ReadInodeObject(inode, &view->object);
+  if (!s.ok()) return s;
+  if (!view->object.attr.is_reg()) {
+    return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL, "not a regular file");
+  }
+  view->size = view->object.size;
+  view->in_blocks = view->object.in_blocks;
+  view->file_id = view->object.file_id;
+  view->inline_contents = view->object.bytes;
+  return Status::OK();
+}
+
+Status Filesystem::ViewBlock(const Inode& inode, const FileView& view, uint64_t index,
+                             PinnedValue* pin, std::string_view* out) const {
+  if (view.buffer) {
+    if (const std::string* dirty = view.buffer->DirtyBlock(index)) {
+      *out = *dirty;
+      return Status::OK();
+    }
+    if (index >= view.buffer->dead_from()) {
+      *out = std::string_view();  // dropped by a truncate: a hole
+      return Status::OK();
+    }
+  }
+  return StoredBlock(inode, view.file_id, index, pin, out);
+}
+
 FileBuffer::BlockLoader Filesystem::LoaderFor(const Inode& inode) {
   return [this, &inode](uint64_t index, std::string* out) {
     PinnedValue pin;

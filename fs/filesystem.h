@@ -218,6 +218,23 @@ class Filesystem {
   // REQUIRES: inode.mutex held (any mode).
   Status StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index, PinnedValue* pin,
                      std::string_view* out) const;
+  // What reads see of a regular file: its buffer if it has one, else its
+  // stored record (pinned in `object`).
+  struct FileView {
+    const FileBuffer* buffer = nullptr;
+    Object object;
+    uint64_t size = 0;
+    bool in_blocks = false;
+    uint64_t file_id = 0;
+    std::string_view inline_contents;  // !in_blocks
+  };
+  // EINVAL if `inode` is not a regular file.
+  // REQUIRES: namespace_mutex_ and inode.mutex held (any mode) while *view is used.
+  Status ViewFile(Inode& inode, FileView* view) const;
+  // Block `index` of a viewed file in blocks: the dirty block, the stored one
+  // (pinned by *pin), or empty for a hole.
+  Status ViewBlock(const Inode& inode, const FileView& view, uint64_t index, PinnedValue* pin,
+                   std::string_view* out) const;
   // The loader a buffer of `inode` uses for partial block writes (copies).
   FileBuffer::BlockLoader LoaderFor(const Inode& inode);
   // Adds what committing `inode`'s buffer writes, except its record, to
