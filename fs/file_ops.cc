@@ -127,16 +127,11 @@ class ReadReply {
 }  // namespace
 
 void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
-  if (!inode) return;
-  std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::shared_lock<std::shared_mutex> lock(inode->mutex);
-  FileView file;
-  Status s = ViewFile(*inode, &file);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
+  ReadableFile readable;
+  if (!ReadableFileOrReply(req, ino, &readable)) return;
+  Inode* inode = readable.inode.get();
+  const FileView& file = readable.view;
+  Status s;
   const uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), file.size);
   const uint64_t end = std::min<uint64_t>(file.size, start + size);
   ReadReply reply;
@@ -261,16 +256,11 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
     fuse_reply_err(req, EINVAL);  // SEEK_SET/CUR/END never reach the daemon
     return;
   }
-  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
-  if (!inode) return;
-  std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::shared_lock<std::shared_mutex> lock(inode->mutex);
-  FileView file;
-  Status s = ViewFile(*inode, &file);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
+  ReadableFile readable;
+  if (!ReadableFileOrReply(req, ino, &readable)) return;
+  Inode* inode = readable.inode.get();
+  const FileView& file = readable.view;
+  Status s;
   const uint64_t size = file.size;
   const uint64_t start = static_cast<uint64_t>(std::max<off_t>(off, 0));
   if (start >= size) {

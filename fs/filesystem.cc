@@ -308,6 +308,19 @@ Status Filesystem::ViewFile(Inode& inode, FileView* view) const {
   return Status::OK();
 }
 
+bool Filesystem::ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFile* file) {
+  file->inode = InodeOrReply(req, ino);
+  if (!file->inode) return false;
+  file->ns = std::shared_lock<std::shared_mutex>(namespace_mutex_);
+  file->lock = std::shared_lock<std::shared_mutex>(file->inode->mutex);
+  Status s = ViewFile(*file->inode, &file->view);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return false;
+  }
+  return true;
+}
+
 Status Filesystem::ViewBlock(const Inode& inode, const FileView& view, uint64_t index,
                              PinnedValue* pin, std::string_view* out) const {
   if (view.buffer) {

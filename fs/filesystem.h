@@ -231,6 +231,16 @@ class Filesystem {
   // EINVAL if `inode` is not a regular file.
   // REQUIRES: namespace_mutex_ and inode.mutex held (any mode) while *view is used.
   Status ViewFile(Inode& inode, FileView* view) const;
+  // A regular file's inode with both locks held shared and its view (the
+  // preamble of read and lseek).
+  struct ReadableFile {
+    std::shared_ptr<Inode> inode;
+    std::shared_lock<std::shared_mutex> ns;
+    std::shared_lock<std::shared_mutex> lock;
+    FileView view;
+  };
+  // Fills *file and returns true, or replies the error and returns false.
+  bool ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFile* file);
   // Block `index` of a viewed file in blocks: the dirty block, the stored one
   // (pinned by *pin), or empty for a hole.
   Status ViewBlock(const Inode& inode, const FileView& view, uint64_t index, PinnedValue* pin,
