@@ -842,7 +842,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
     s.files = 1;
     s.bytes = c.append_base_mib * kMiB;
     s.prepare = [c](const std::string& dir) { WriteMiB(dir + "/big-0", c.append_base_mib); };
-    s.measure = [c](const std::string& dir, int run) {
+    s.measure = [c](const std::string& dir, int) {
       std::string name = dir + "/big-0";
       size_t n = 0;
       for (; n < 4; ++n) {  // the name left by the previous run
@@ -857,7 +857,6 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
         if (::rename(name.c_str(), next.c_str()) != 0) Fail("rename " + name);
         name = next;
       });
-      (void)run;
       const double ops = static_cast<double>(m.lat.count());
       const double logged = LoggedBytes(dir) - logged0;
       m.note = "chmod+utimes+rename/s of one file";
