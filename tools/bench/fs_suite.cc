@@ -959,6 +959,7 @@ int RunSuite(const Options& in) {
     c.seq_mib = 64;
     c.overwrite_mib = 128;
     c.sqlite_mib = 16;
+    c.append_base_mib = 16;
   }
   c.can_drop = !in.no_cold;
   if (c.can_drop && !DropCaches()) {
