@@ -40,11 +40,8 @@ void ApplySetAttr(const struct stat& in, int to_set, int64_t now, Attr* a) {
 }  // namespace
 
 void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::shared_lock<std::shared_mutex> lock(inode->mutex);
   Attr attr;
@@ -61,11 +58,8 @@ void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to_set,
                          fuse_file_info*) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   const int64_t now = NowNs();
   Attr attr;
   uint64_t size = 0;
@@ -111,19 +105,30 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       // counts are unknown; a truncate to 0 of a clean file is committed).
       const bool was_dirty = inode->buffer.has_value();
       object.pin.Reset();
-      if ((to_set & FUSE_SET_ATTR_SIZE) &&
-          static_cast<uint64_t>(in->st_size) > kMaxValueBytes - kHeaderBytes) {
+      const bool resize = to_set & FUSE_SET_ATTR_SIZE;
+      const uint64_t new_size = resize ? static_cast<uint64_t>(in->st_size) : 0;
+      if (resize && new_size > kMaxFileBytes) {
         fuse_reply_err(req, EFBIG);
         return;
       }
-      Status s = EnsureBuffer(*inode);
+      // A truncate to 0 never reads the old bytes.
+      Status s = EnsureBuffer(*inode, /*load_inline=*/!(resize && new_size == 0));
       if (!s.ok()) {
         fuse_reply_err(req, ErrnoOf(s));
         return;
       }
       FileBuffer& buffer = *inode->buffer;
-      if (to_set & FUSE_SET_ATTR_SIZE) {
-        buffer.Truncate(static_cast<uint64_t>(in->st_size));
+      if (resize) {
+        if (!buffer.in_blocks() && new_size > kInlineMaxBytes) {
+          uint64_t id = 0;
+          s = NewFileId(&id);
+          if (s.ok()) buffer.MoveToBlocks(id);
+        }
+        if (s.ok()) s = buffer.Truncate(new_size, LoaderFor(*inode));
+        if (!s.ok()) {
+          fuse_reply_err(req, ErrnoOf(s));
+          return;
+        }
         if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
           buffer.attr().mtime_ns = now;
         }

@@ -1,103 +1,106 @@
-// FileBuffer: a file's uncommitted state, held in the daemon.
+// FileBuffer: a regular file's uncommitted state, held in the daemon.
 //
 // Writes, truncates and attribute changes of a regular file collect here and
-// reach the store as one put of the whole value (header + bytes) when the file
-// is committed: fsync/fdatasync (durable), close (flush/release), rename (in the
-// rename's batch), the background commit interval, or unmount. Reads of the
-// inode are served from the buffer while it exists. A 64 MiB file written in
-// 128 KiB calls is thus copied into the buffer once and logged once, never
-// rewritten per call.
+// reach the store as ONE atomic batch when the file is committed: fsync/
+// fdatasync (durable), close (commit_on_close), rename (in the rename's batch),
+// the background commit interval, unmount, or when the file's dirty data passes
+// its limit (see Filesystem::Write). Reads of the inode are served from the
+// buffer where it has the bytes.
 //
-// `value` is laid out exactly as the stored value: kHeaderBytes reserved for the
-// header (filled in at commit), then the contents, so a commit moves the string
-// into the write batch without copying it.
+// Two layouts, as in the store (fs/value_format.h):
+//   inline  the whole content (at most kInlineMaxBytes), rewritten whole at
+//           commit; small files cost one record.
+//   blocks  only the blocks a write touched ("dirty"), each holding the block's
+//           whole content (a partial write first loads the stored block), plus
+//           dead_from(): stored blocks at that index or later were dropped by a
+//           truncate and read as holes. A commit logs the dirty blocks, deletes
+//           the dropped ones and rewrites the file's small record.
+// A file moves to blocks (MoveToBlocks) when it grows past kInlineMaxBytes and
+// stays there.
 //
-// Thread safety: none; guarded by its Inode's mutex.
+// Invariants: no dirty block holds a byte at or past size(); dirty blocks are
+// at most kBlockBytes long. The bytes of a block past its length, up to the
+// file's size, are zeros.
+//
+// Every buffer adds its dirty bytes to a counter shared by all buffers
+// (Filesystem's total, for the memory bound), and takes them out when it goes.
+//
+// Thread safety: none; guarded by its Inode's mutex (the shared counter is
+// atomic).
 #pragma once
 
-#include <sys/mman.h>
-
-#include <algorithm>
-#include <chrono>
+#include <atomic>
 #include <cstdint>
-#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
 #include <string>
 #include <string_view>
 
+#include "engine/status.h"
 #include "fs/value_format.h"
 
 namespace alexfs::fs {
 
 class FileBuffer {
  public:
-  using Clock = std::chrono::steady_clock;
+  // Loads the stored block `index` (a copy of its bytes; empty for a hole).
+  using BlockLoader = std::function<Status(uint64_t index, std::string* out)>;
+  static constexpr uint64_t kNothingDropped = std::numeric_limits<uint64_t>::max();
 
-  FileBuffer(const Attr& attr, std::string_view contents)
-      : attr_(attr), dirty_since_(Clock::now()), last_change_(dirty_since_) {
-    value_.reserve(kHeaderBytes + contents.size());
-    value_.resize(kHeaderBytes);
-    value_.append(contents);
-  }
+  // An inline file with these contents.
+  FileBuffer(const Attr& attr, std::string_view contents, std::atomic<int64_t>* total_dirty);
+  // A file in blocks under `file_id`, nothing loaded.
+  FileBuffer(const Attr& attr, uint64_t file_id, uint64_t size,
+             std::atomic<int64_t>* total_dirty);
+  ~FileBuffer();
+  FileBuffer(const FileBuffer&) = delete;
+  FileBuffer& operator=(const FileBuffer&) = delete;
 
   Attr& attr() { return attr_; }
   const Attr& attr() const { return attr_; }
-  uint64_t size() const { return value_.size() - kHeaderBytes; }
-  std::string_view contents() const { return std::string_view(value_).substr(kHeaderBytes); }
+  uint64_t size() const { return size_; }
+  bool in_blocks() const { return in_blocks_; }
+  // The bytes a commit would log (besides the small record).
+  uint64_t dirty_bytes() const { return dirty_bytes_; }
 
-  // Writes `data` at `offset`, zero-filling any hole. Growth is geometric, so a
-  // file written front to back costs amortised O(1) per byte.
-  void Write(uint64_t offset, std::string_view data) {
-    const size_t end = kHeaderBytes + offset + data.size();
-    if (end > value_.capacity()) Grow(end);
-    if (offset == size()) {
-      value_.append(data);  // appending (the common case): no zero-fill first
-    } else {
-      if (end > value_.size()) value_.resize(end);
-      std::memcpy(value_.data() + kHeaderBytes + offset, data.data(), data.size());
-    }
-    last_change_ = Clock::now();
-  }
-  void Truncate(uint64_t size) {
-    value_.resize(kHeaderBytes + size);
-    if (value_.capacity() > 2 * value_.size() + 4096) value_.shrink_to_fit();
-    last_change_ = Clock::now();
-  }
+  // Inline layout only.
+  std::string_view inline_contents() const { return contents_; }
 
-  // When the buffer was created (first change since the last commit), and when
-  // its bytes last changed: the background committer leaves a file that is
-  // being written alone until it pauses, so streaming a large file is not
-  // rewritten to the log every interval.
-  Clock::time_point dirty_since() const { return dirty_since_; }
-  Clock::time_point last_change() const { return last_change_; }
+  // Blocks layout only.
+  uint64_t file_id() const { return file_id_; }
+  const std::map<uint64_t, std::string>& dirty_blocks() const { return blocks_; }
+  // The dirty block `index`, or null.
+  const std::string* DirtyBlock(uint64_t index) const;
+  uint64_t dead_from() const { return dead_from_; }
 
-  // The encoded value, header included; the buffer is empty afterwards.
-  std::string TakeValue() {
-    EncodeHeaderInPlace(attr_, &value_);
-    return std::move(value_);
-  }
-  // Puts back a value taken by TakeValue (a failed commit).
-  void RestoreValue(std::string value) { value_ = std::move(value); }
+  // Inline -> blocks under a new, unused `file_id`: the contents become dirty
+  // blocks, and no stored block is live (the id has none).
+  void MoveToBlocks(uint64_t file_id);
+
+  // Writes `data` at `offset`. Inline: REQUIRES offset + size <= kInlineMaxBytes.
+  // Blocks: a block written only in part is loaded first with `load`.
+  Status Write(uint64_t offset, std::string_view data, const BlockLoader& load);
+  // Sets the size. Inline: REQUIRES size <= kInlineMaxBytes. Blocks: growing
+  // adds a hole; shrinking drops the blocks past the end (never reading them)
+  // and trims the new last block, loading it if it is not dirty.
+  Status Truncate(uint64_t size, const BlockLoader& load);
 
  private:
-  // Reserves at least `end` bytes (doubling). A large buffer asks for
-  // transparent huge pages: filling fresh memory is dominated by page faults
-  // (64 MiB is 16,384 faults of 4 KiB, each costly under virtualisation; with
-  // 2 MiB pages, 32), measured 0.9 -> 0.3 s for a 64 MiB file. Advice only:
-  // without THP ("never") nothing changes.
-  void Grow(size_t end) {
-    value_.reserve(std::max(end, value_.capacity() * 2));
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-    if (value_.capacity() < 2 * kHuge) return;
-    const auto begin = reinterpret_cast<uintptr_t>(value_.data());
-    const uintptr_t first = (begin + kHuge - 1) & ~(kHuge - 1);
-    const uintptr_t last = (begin + value_.capacity()) & ~(kHuge - 1);
-    if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-  }
+  void AddDirty(int64_t delta);
+  // The dirty block `index`, created (loaded if `load_stored`) if needed.
+  Status DirtyBlockFor(uint64_t index, bool load_stored, const BlockLoader& load,
+                       std::string** block);
 
   Attr attr_;
-  std::string value_;
-  Clock::time_point dirty_since_;
-  Clock::time_point last_change_;
+  uint64_t size_ = 0;
+  bool in_blocks_ = false;
+  std::string contents_;                   // inline
+  uint64_t file_id_ = 0;                   // blocks
+  std::map<uint64_t, std::string> blocks_;  // blocks: dirty ones
+  uint64_t dead_from_ = kNothingDropped;   // blocks
+  uint64_t dirty_bytes_ = 0;
+  std::atomic<int64_t>* const total_dirty_;
 };
 
 }  // namespace alexfs::fs

@@ -1,4 +1,4 @@
-// open, create, read, write, flush, release, fsync.
+// open, create, read, write, flush, release, fsync, lseek.
 //
 // Open files have no per-handle state: a file's uncommitted bytes live in its
 // inode's buffer (fs/file_buffer.h), shared by every handle, so fi->fh is unused
@@ -7,8 +7,14 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <limits>
+#include <vector>
 
 #include "fs/filesystem.h"
 
@@ -33,11 +39,8 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, ENOSYS);
     return;
   }
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   if (inode->is_dir) {
     fuse_reply_err(req, EISDIR);
     return;
@@ -59,12 +62,13 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return;
       }
       if (attr.is_reg()) {
-        if (!inode->buffer) {
-          // No need to load bytes about to be dropped.
-          inode->buffer.emplace(attr, std::string_view());
-          inodes_.SetDirty(*inode, true);
+        // No need to load bytes about to be dropped.
+        s = EnsureBuffer(*inode, /*load_inline=*/false);
+        if (s.ok()) s = inode->buffer->Truncate(0, LoaderFor(*inode));
+        if (!s.ok()) {
+          fuse_reply_err(req, ErrnoOf(s));
+          return;
         }
-        inode->buffer->Truncate(0);
         inode->buffer->attr().mtime_ns = inode->buffer->attr().ctime_ns = NowNs();
       }
     }
@@ -76,29 +80,10 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                         fuse_file_info* fi) {
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, S_IFREG | (mode & 07777), now, &attr);
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(FileKey(path), EncodeObject(attr, {}));
-    s = TouchDir(dir_path, 0, now, &batch);
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  std::shared_ptr<Inode> inode = NewEntry(FileKey(path), attr, 0, &e);
+  std::shared_ptr<Inode> inode =
+      CreateObject(req, parent, name, S_IFREG | (mode & 07777), &e);
+  if (!inode) return;
   // With no_open the kernel sends no release (once it has seen one ENOSYS
   // open), so open counts are kept only in commit_on_close mode.
   const bool counted = !no_open();
@@ -111,44 +96,73 @@ void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   }
 }
 
+namespace {
+
+// Zeros for holes and for the bytes between a short block's end and the next.
+const char kZeros[kBlockBytes] = {};
+
+// The iovecs of one read reply: views into the buffer, the mapped log or
+// kZeros, sent with one writev by fuse_reply_iov (no copy in the daemon).
+class ReadReply {
+ public:
+  void Add(std::string_view bytes) {
+    if (!bytes.empty()) iov_.push_back({const_cast<char*>(bytes.data()), bytes.size()});
+  }
+  void AddZeros(uint64_t n) {
+    while (n > 0) {
+      const size_t part = static_cast<size_t>(std::min<uint64_t>(n, sizeof kZeros));
+      Add(std::string_view(kZeros, part));
+      n -= part;
+    }
+  }
+  // Keeps a block's mapping alive until the reply is sent.
+  PinnedValue* NewPin() { return &pins_.emplace_back(); }
+  void Send(fuse_req_t req) { fuse_reply_iov(req, iov_.data(), static_cast<int>(iov_.size())); }
+
+ private:
+  std::vector<iovec> iov_;
+  std::deque<PinnedValue> pins_;
+};
+
+}  // namespace
+
 void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
+  ReadableFile readable;
+  if (!ReadableFileOrReply(req, ino, &readable)) return;
+  Inode* inode = readable.inode.get();
+  const FileView& file = readable.view;
+  Status s;
+  const uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), file.size);
+  const uint64_t end = std::min<uint64_t>(file.size, start + size);
+  ReadReply reply;
+  if (!file.in_blocks) {
+    reply.Add(file.inline_contents.substr(start, end - start));
+    reply.Send(req);
     return;
   }
-  std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::shared_lock<std::shared_mutex> lock(inode->mutex);
-  std::string_view contents;
-  Object object;
-  if (inode->buffer) {
-    contents = inode->buffer->contents();
-  } else {
-    Status s = ReadInodeObject(*inode, &object);
+  for (uint64_t pos = start; pos < end;) {
+    const uint64_t index = pos / kBlockBytes;
+    const uint64_t in_block = pos % kBlockBytes;
+    const uint64_t n = std::min(kBlockBytes - in_block, end - pos);
+    std::string_view block;
+    s = ViewBlock(*inode, file, index, reply.NewPin(), &block);
     if (!s.ok()) {
       fuse_reply_err(req, ErrnoOf(s));
       return;
     }
-    if (!object.attr.is_reg()) {
-      fuse_reply_err(req, EINVAL);
-      return;
-    }
-    contents = object.bytes;
+    std::string_view part = in_block < block.size() ? block.substr(in_block, n) : std::string_view();
+    reply.Add(part);
+    reply.AddZeros(n - part.size());
+    pos += n;
   }
-  uint64_t start = std::min<uint64_t>(static_cast<uint64_t>(off), contents.size());
-  // The one copy: from the mapped log (or the buffer) into the kernel.
-  std::string_view slice = contents.substr(start, size);
-  fuse_reply_buf(req, slice.data(), slice.size());
+  reply.Send(req);
 }
 
 void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
                        fuse_file_info* fi) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
-  if (off < 0 || static_cast<uint64_t>(off) + size > kMaxValueBytes - kHeaderBytes) {
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
+  if (off < 0 || static_cast<uint64_t>(off) + size > kMaxFileBytes) {
     fuse_reply_err(req, EFBIG);
     return;
   }
@@ -161,8 +175,28 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   }
   FileBuffer& buffer = *inode->buffer;
   uint64_t offset = (fi->flags & O_APPEND) ? buffer.size() : static_cast<uint64_t>(off);
-  buffer.Write(offset, std::string_view(buf, size));
+  if (!buffer.in_blocks() && offset + size > kInlineMaxBytes) {
+    uint64_t id = 0;
+    s = NewFileId(&id);
+    if (s.ok()) buffer.MoveToBlocks(id);
+  }
+  if (s.ok()) s = buffer.Write(offset, std::string_view(buf, size), LoaderFor(*inode));
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
+  }
   buffer.attr().mtime_ns = buffer.attr().ctime_ns = NowNs();
+  // The memory bound: past either limit the file is committed now (buffered,
+  // as one batch like any commit), and its buffer goes.
+  if (buffer.dirty_bytes() > options_.max_file_dirty_bytes ||
+      total_dirty_.load(std::memory_order_relaxed) >
+          static_cast<int64_t>(options_.max_dirty_bytes)) {
+    s = CommitLocked(*inode, Durability::kBuffered);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+  }
   fuse_reply_write(req, size);
 }
 
@@ -173,11 +207,8 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     return;
   }
   // close(2): commit, buffered. A daemon crash after close loses nothing.
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   fuse_reply_err(req, ErrnoOf(Commit(*inode, Durability::kBuffered)));
 }
 
@@ -207,13 +238,10 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 }
 
 void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
-  // fsync and fdatasync alike: the whole value (data and header) is one record.
+  // fsync and fdatasync alike: data and record are committed in one batch.
   // Never ENOSYS: the kernel would then report success for every later fsync.
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   // The buffer goes to the log (buffered) under the locks; the fdatasync runs
   // after they are released, so renames and creates (namespace_mutex_
   // exclusive) do not wait for the disk, and concurrent fsyncs share one
@@ -221,6 +249,83 @@ void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   Status s = Commit(*inode, Durability::kBuffered);
   if (s.ok()) s = store_->Sync();
   fuse_reply_err(req, ErrnoOf(s));
+}
+
+void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+    fuse_reply_err(req, EINVAL);  // SEEK_SET/CUR/END never reach the daemon
+    return;
+  }
+  ReadableFile readable;
+  if (!ReadableFileOrReply(req, ino, &readable)) return;
+  Inode* inode = readable.inode.get();
+  const FileView& file = readable.view;
+  Status s;
+  const uint64_t size = file.size;
+  const uint64_t start = static_cast<uint64_t>(std::max<off_t>(off, 0));
+  if (start >= size) {
+    fuse_reply_err(req, ENXIO);
+    return;
+  }
+  if (!file.in_blocks) {
+    // An inline file is all data.
+    fuse_reply_lseek(req, static_cast<off_t>(whence == SEEK_DATA ? start : size));
+    return;
+  }
+  // The first block at or after `from` that may hold data (dirty or stored),
+  // found by seeking, so SEEK_DATA skips a long hole at once.
+  auto next_block = [&](uint64_t from) {
+    uint64_t next = std::numeric_limits<uint64_t>::max();
+    if (file.buffer) {
+      auto it = file.buffer->dirty_blocks().lower_bound(from);
+      if (it != file.buffer->dirty_blocks().end()) next = it->first;
+      if (from >= file.buffer->dead_from()) return next;
+    }
+    if (inode->blocks_pinned) {
+      auto it = inode->orphan_blocks.lower_bound(from);
+      if (it != inode->orphan_blocks.end()) next = std::min(next, it->first);
+      return next;
+    }
+    std::unique_ptr<Iterator> it = store_->NewIterator();
+    it->Seek(BlockKey(file.file_id, from));
+    uint64_t id = 0, index = 0;
+    if (it->Valid() && ParseBlockKey(it->key(), &id, &index) && id == file.file_id) {
+      next = std::min(next, index);
+    }
+    return next;
+  };
+  // Walks the blocks from the one holding `start`: each is data up to its
+  // length and a hole after it.
+  for (uint64_t index = start / kBlockBytes; index * kBlockBytes < size; ++index) {
+    if (whence == SEEK_DATA) {
+      index = next_block(index);
+      if (index >= size / kBlockBytes + 1) break;
+    }
+    PinnedValue pin;
+    std::string_view block;
+    s = ViewBlock(*inode, file, index, &pin, &block);
+    if (!s.ok()) {
+      fuse_reply_err(req, ErrnoOf(s));
+      return;
+    }
+    const uint64_t begin = std::max(start, index * kBlockBytes);
+    const uint64_t data_end = std::min(size, index * kBlockBytes + block.size());
+    if (whence == SEEK_DATA && begin < data_end) {
+      fuse_reply_lseek(req, static_cast<off_t>(begin));
+      return;
+    }
+    const uint64_t hole = std::max(begin, data_end);
+    if (whence == SEEK_HOLE && hole < std::min(size, (index + 1) * kBlockBytes)) {
+      fuse_reply_lseek(req, static_cast<off_t>(hole));
+      return;
+    }
+  }
+  // No data after start: ENXIO; no hole before the end: the end (an implicit hole).
+  if (whence == SEEK_DATA) {
+    fuse_reply_err(req, ENXIO);
+  } else {
+    fuse_reply_lseek(req, static_cast<off_t>(size));
+  }
 }
 
 }  // namespace alexfs::fs

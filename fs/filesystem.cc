@@ -54,6 +54,13 @@ Status Filesystem::Start() {
   } else if (!s.IsNotFound() && !s.ok()) {
     return s;
   }
+  s = store_->Get(NextFileIdKey(), &counter);
+  if (s.ok() && counter.value().size() == 8) {
+    std::memcpy(&next_file_id_, counter.value().data(), 8);  // little-endian hosts only
+    reserved_file_ids_ = next_file_id_;
+  } else if (!s.IsNotFound() && !s.ok()) {
+    return s;
+  }
   if (options_.commit_interval.count() > 0) {
     committer_ = std::thread([this] { CommitterLoop(); });
   }
@@ -78,7 +85,7 @@ void Filesystem::CommitterLoop() {
     committer_cv_.wait_for(lock, options_.commit_interval, [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
-    Status s = CommitAll(Durability::kDurable, /*only_settled=*/true);
+    Status s = CommitAll(Durability::kDurable);
     if (!s.ok()) spdlog::warn("background commit failed (will retry): {}", s.ToString());
     lock.lock();
   }
@@ -107,7 +114,9 @@ Status Filesystem::ReadObject(const std::string& key, Object* out) const {
   }
   out->attr = decoded->attr;
   out->bytes = decoded->bytes;
-  out->size = S_ISREG(out->attr.mode) || S_ISLNK(out->attr.mode) ? out->bytes.size() : 0;
+  out->size = decoded->size;
+  out->in_blocks = decoded->in_blocks;
+  out->file_id = decoded->file_id;
   return Status::OK();
 }
 
@@ -119,6 +128,12 @@ Status Filesystem::ResolveName(const std::string& dir_path, std::string_view nam
   if (!s.IsNotFound()) return s;
   out->stored_key = DirKey(out->path);
   return ReadObject(out->stored_key, &out->object);
+}
+
+std::shared_ptr<Inode> Filesystem::InodeOrReply(fuse_req_t req, fuse_ino_t ino) const {
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
+  if (!inode) fuse_reply_err(req, ENOENT);
+  return inode;
 }
 
 int Filesystem::DirPathOf(fuse_ino_t dir, std::string* path) const {
@@ -159,20 +174,221 @@ Status Filesystem::ReadInodeObject(Inode& inode, Object* out) const {
   out->attr = decoded->attr;
   out->attr.nlink = 0;
   out->bytes = decoded->bytes;
-  out->size = S_ISREG(out->attr.mode) || S_ISLNK(out->attr.mode) ? out->bytes.size() : 0;
+  out->size = decoded->size;
+  out->in_blocks = decoded->in_blocks;
+  out->file_id = decoded->file_id;
   return Status::OK();
 }
 
-Status Filesystem::EnsureBuffer(Inode& inode) {
+Status Filesystem::EnsureBuffer(Inode& inode, bool load_inline) {
   if (inode.buffer) return Status::OK();
   Object object;
   Status s = ReadInodeObject(inode, &object);
   if (!s.ok()) return s;
+  return NewBuffer(inode, object, load_inline);
+}
+
+Status Filesystem::NewBuffer(Inode& inode, const Object& object, bool load_inline) {
   if (!object.attr.is_reg()) return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL,
                                                       "not a regular file");
-  inode.buffer.emplace(object.attr, object.bytes);
+  if (object.in_blocks) {
+    inode.buffer.emplace(object.attr, object.file_id, object.size, &total_dirty_);
+  } else {
+    inode.buffer.emplace(object.attr, load_inline ? object.bytes : std::string_view(),
+                         &total_dirty_);
+    if (inode.buffer->size() > kInlineMaxBytes) {
+      uint64_t id = 0;
+      Status s = NewFileId(&id);
+      if (!s.ok()) {
+        inode.buffer.reset();
+        return s;
+      }
+      inode.buffer->MoveToBlocks(id);
+    }
+  }
   inodes_.SetDirty(inode, true);
   return Status::OK();
+}
+
+std::string Filesystem::EncodeRecord(const Object& object, const Attr& attr) {
+  if (object.in_blocks) return EncodeBlockedFile(attr, object.file_id, object.size);
+  return EncodeObject(attr, object.bytes);
+}
+
+std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t parent,
+                                                const char* name, mode_t mode,
+                                                fuse_entry_param* e, dev_t rdev,
+                                                std::string_view bytes) {
+  const bool is_dir = S_ISDIR(mode);
+  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
+  std::string dir_path, path;
+  int err = DirPathOf(parent, &dir_path);
+  if (err == 0) err = CheckNewName(dir_path, name, &path);
+  // A directory's marker key has one more byte than its path.
+  if (err == 0 && is_dir && path.size() + 1 > kMaxKeyBytes) err = ENAMETOOLONG;
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return nullptr;
+  }
+  const std::string key = is_dir ? DirKey(path) : FileKey(path);
+  const int64_t now = NowNs();
+  Attr attr;
+  Status s = NewAttr(req, dir_path, mode, now, &attr);
+  attr.rdev = rdev;
+  WriteBatch batch;
+  if (s.ok()) {
+    batch.Put(key, EncodeObject(attr, bytes));
+    s = TouchDir(dir_path, is_dir ? +1 : 0, now, &batch);  // a new ".." link
+  }
+  if (s.ok()) s = Apply(batch, Durability::kBuffered);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return nullptr;
+  }
+  return NewEntry(key, attr, bytes.size(), e);
+}
+
+// ---- Blocks ----
+
+Status Filesystem::NewFileId(uint64_t* id) {
+  // Reserved in ranges: the reservation is logged before any batch that uses
+  // one of its ids, so a batch that survives a crash finds it there too.
+  constexpr uint64_t kReserveAhead = 1024;
+  std::lock_guard<std::mutex> lock(file_id_mutex_);
+  if (next_file_id_ >= reserved_file_ids_) {
+    const uint64_t reserved = next_file_id_ + kReserveAhead;
+    std::string counter(8, '\0');
+    std::memcpy(counter.data(), &reserved, 8);  // little-endian hosts only
+    WriteBatch batch;
+    batch.Put(NextFileIdKey(), counter);
+    Status s = Apply(batch, Durability::kBuffered);
+    if (!s.ok()) return s;
+    reserved_file_ids_ = reserved;
+  }
+  *id = next_file_id_++;
+  return Status::OK();
+}
+
+Status Filesystem::StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index,
+                               PinnedValue* pin, std::string_view* out) const {
+  if (inode.blocks_pinned) {
+    auto it = inode.orphan_blocks.find(index);
+    *out = it == inode.orphan_blocks.end() ? std::string_view() : it->second.value();
+    return Status::OK();
+  }
+  Status s = store_->Get(BlockKey(file_id, index), pin);
+  if (s.IsNotFound()) {
+    *out = std::string_view();
+    return Status::OK();
+  }
+  if (!s.ok()) return s;
+  *out = pin->value();
+  return Status::OK();
+}
+
+Status Filesystem::ViewFile(Inode& inode, FileView* view) const {
+  if (inode.buffer) {
+    const FileBuffer& buffer = *inode.buffer;
+    view->buffer = &buffer;
+    view->size = buffer.size();
+    view->in_blocks = buffer.in_blocks();
+    view->file_id = buffer.file_id();
+    view->inline_contents = buffer.inline_contents();
+    return Status::OK();
+  }
+  Status s = ReadInodeObject(inode, &view->object);
+  if (!s.ok()) return s;
+  if (!view->object.attr.is_reg()) {
+    return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL, "not a regular file");
+  }
+  view->size = view->object.size;
+  view->in_blocks = view->object.in_blocks;
+  view->file_id = view->object.file_id;
+  view->inline_contents = view->object.bytes;
+  return Status::OK();
+}
+
+bool Filesystem::ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFile* file) {
+  file->inode = InodeOrReply(req, ino);
+  if (!file->inode) return false;
+  file->ns = std::shared_lock<std::shared_mutex>(namespace_mutex_);
+  file->lock = std::shared_lock<std::shared_mutex>(file->inode->mutex);
+  Status s = ViewFile(*file->inode, &file->view);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return false;
+  }
+  return true;
+}
+
+Status Filesystem::ViewBlock(const Inode& inode, const FileView& view, uint64_t index,
+                             PinnedValue* pin, std::string_view* out) const {
+  if (view.buffer) {
+    if (const std::string* dirty = view.buffer->DirtyBlock(index)) {
+      *out = *dirty;
+      return Status::OK();
+    }
+    if (index >= view.buffer->dead_from()) {
+      *out = std::string_view();  // dropped by a truncate: a hole
+      return Status::OK();
+    }
+  }
+  return StoredBlock(inode, view.file_id, index, pin, out);
+}
+
+FileBuffer::BlockLoader Filesystem::LoaderFor(const Inode& inode) {
+  return [this, &inode](uint64_t index, std::string* out) {
+    PinnedValue pin;
+    std::string_view bytes;
+    Status s = StoredBlock(inode, inode.buffer->file_id(), index, &pin, &bytes);
+    if (s.ok()) out->assign(bytes);
+    return s;
+  };
+}
+
+Status Filesystem::AddBufferCommit(const Inode& inode, WriteBatch* batch,
+                                   std::string* record) const {
+  const FileBuffer& buffer = *inode.buffer;
+  if (!buffer.in_blocks()) {
+    *record = EncodeObject(buffer.attr(), buffer.inline_contents());
+    return Status::OK();
+  }
+  if (buffer.dead_from() != FileBuffer::kNothingDropped) {
+    Status s = AddBlockDeletes(buffer.file_id(), buffer.dead_from(), &buffer, batch);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [index, bytes] : buffer.dirty_blocks()) {
+    if (bytes.empty()) {
+      batch->Delete(BlockKey(buffer.file_id(), index));
+    } else {
+      batch->Put(BlockKey(buffer.file_id(), index), bytes);
+    }
+  }
+  *record = EncodeBlockedFile(buffer.attr(), buffer.file_id(), buffer.size());
+  return Status::OK();
+}
+
+Status Filesystem::AddBlockDeletes(uint64_t file_id, uint64_t from, const FileBuffer* keep,
+                                   WriteBatch* batch) const {
+  const std::string end = BlockRangeEnd(file_id);
+  std::unique_ptr<Iterator> it = store_->NewIterator();
+  for (it->Seek(BlockKey(file_id, from)); it->Valid() && it->key() < end; it->Next()) {
+    uint64_t id = 0, index = 0;
+    if (!ParseBlockKey(it->key(), &id, &index)) break;
+    if (keep && keep->DirtyBlock(index)) continue;
+    batch->Delete(it->key());
+  }
+  return it->status();
+}
+
+Status Filesystem::AddFileDataDeletes(const Object& object, const Inode* inode,
+                                      WriteBatch* batch) const {
+  if (inode && inode->buffer) {
+    if (!inode->buffer->in_blocks()) return Status::OK();
+    return AddBlockDeletes(inode->buffer->file_id(), 0, nullptr, batch);
+  }
+  if (!object.in_blocks) return Status::OK();
+  return AddBlockDeletes(object.file_id, 0, nullptr, batch);
 }
 
 Status Filesystem::TouchDir(const std::string& dir_path, int nlink_delta, int64_t now,
@@ -219,28 +435,27 @@ Status Filesystem::NewAttr(fuse_req_t req, const std::string& dir_path, mode_t m
 
 Status Filesystem::Apply(const WriteBatch& batch, Durability durability) {
   Status s = store_->Write(batch, durability);
-  if (s.ok() && durability == Durability::kBuffered) unsynced_.store(true);
   if (!s.ok()) spdlog::error("store write failed: {}", s.ToString());
   return s;
 }
 
 Status Filesystem::CommitLocked(Inode& inode, Durability durability) {
   if (!inode.buffer) {
-    if (durability == Durability::kDurable) {
-      unsynced_.store(false);
-      return store_->Sync();
-    }
-    return Status::OK();
+    // Unconditionally: Sync is free when nothing is pending, and a sync that
+    // another thread has started may not cover this inode's last commit.
+    return durability == Durability::kDurable ? store_->Sync() : Status::OK();
   }
   std::string key = inodes_.KeyOf(inode);
   if (key.empty()) return Status::OK();  // an orphan: nothing to keep
+  // One batch: the dirty blocks, the deletes of dropped ones and the record,
+  // so after a crash the file is as of one commit.
   WriteBatch batch;
-  batch.Put(key, inode.buffer->TakeValue());
-  Status s = Apply(batch, durability);
-  if (!s.ok()) {
-    inode.buffer->RestoreValue(batch.ops()[0].value);
-    return s;
-  }
+  std::string record;
+  Status s = AddBufferCommit(inode, &batch, &record);
+  if (!s.ok()) return s;
+  batch.Put(key, std::move(record));
+  s = Apply(batch, durability);
+  if (!s.ok()) return s;
   inode.buffer.reset();
   inodes_.SetDirty(inode, false);
   return Status::OK();
@@ -252,35 +467,22 @@ Status Filesystem::Commit(Inode& inode, Durability durability) {
   return CommitLocked(inode, durability);
 }
 
-Status Filesystem::CommitAll(Durability durability, bool only_settled) {
+Status Filesystem::CommitAll(Durability durability) {
+  // Every dirty buffer, at every interval: a commit logs only what changed
+  // since the last one (a file being streamed costs its new blocks, never a
+  // rewrite of what is already stored).
   Status first_error;
-  const auto now = FileBuffer::Clock::now();
-  const auto interval = options_.commit_interval;
   for (const std::shared_ptr<Inode>& inode : inodes_.Dirty()) {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
     std::unique_lock<std::shared_mutex> lock(inode->mutex);
-    // Settled: small (rewriting it is cheap, and a closed file must not wait
-    // long, since close does not commit), unchanged for a whole interval, or
-    // dirty for ten intervals (a large file written without pause is committed
-    // at most every ten).
-    if (only_settled && inode->buffer && inode->buffer->size() > kSmallBufferBytes &&
-        now - inode->buffer->last_change() < interval &&
-        now - inode->buffer->dirty_since() < 10 * interval) {
-      continue;
-    }
     Status s = CommitLocked(*inode, Durability::kBuffered);
     if (!s.ok() && first_error.ok()) first_error = s;
   }
   if (durability == Durability::kDurable) {
-    // Unconditionally: the flag may have been cleared by a sync still in
-    // flight (the committer's), and Store::Sync waits for it; with nothing
-    // pending it is free.
-    unsynced_.store(false);
+    // Unconditionally (free when nothing is pending): an fsync(dir) racing
+    // with the committer's sync must not return before its data is on disk.
     Status s = store_->Sync();
-    if (!s.ok()) {
-      unsynced_.store(true);
-      if (first_error.ok()) first_error = s;
-    }
+    if (!s.ok() && first_error.ok()) first_error = s;
   }
   return first_error;
 }
@@ -349,6 +551,10 @@ void Filesystem::Init(fuse_conn_info* conn) {
   // sends it as a setattr.
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
   conn->time_gran = 1;
+  // Large sequential I/O: up to 1 MiB per read and write request (libfuse
+  // raises max_pages to match), and readahead of as much.
+  conn->max_write = 1u << 20;
+  conn->max_readahead = 1u << 20;
 }
 
 void Filesystem::StatFs(fuse_req_t req, fuse_ino_t) {
@@ -449,6 +655,9 @@ const fuse_lowlevel_ops kOps = [] {
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     Self(req, Request::kFsync)->Fsync(req, ino, datasync, fi);
+  };
+  ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+    Self(req, Request::kLseek)->Lseek(req, ino, off, whence, fi);
   };
   ops.opendir = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Self(req, Request::kOpenDir)->OpenDir(req, ino, fi);

@@ -6,7 +6,7 @@
 //   filesystem.cc   state, init/destroy/statfs, object access, commits, the
 //                   background committer, the operation table
 //   attr_ops.cc     getattr, setattr (permissions: the kernel, see mount.cc)
-//   file_ops.cc     open, create, read, write, flush, release, fsync
+//   file_ops.cc     open, create, read, write, flush, release, fsync, lseek
 //   namespace_ops.cc  lookup, forget, mknod, mkdir, symlink, readlink, unlink,
 //                   rmdir, link
 //   rename.cc       rename (plain, RENAME_NOREPLACE, RENAME_EXCHANGE)
@@ -79,9 +79,9 @@ inline constexpr double kCacheTimeout = 86400.0;
 
 struct FilesystemOptions {
   std::string data_dir;  // for statfs
-  // How often dirty file buffers are committed and the store synced. Zero:
-  // only on fsync, close, rename and unmount. A file being written without
-  // pause is committed when it pauses for an interval, or after ten.
+  // How often dirty file buffers are committed (each commit logs only what
+  // changed) and the store synced. Zero: only on fsync, close, rename, unmount
+  // and the memory bound.
   std::chrono::milliseconds commit_interval{1000};
   // Strict mode (-o commit_on_close): answer open, flush and release, and
   // commit a file's buffer when it is closed. Off (the default): open and flush
@@ -90,12 +90,13 @@ struct FilesystemOptions {
   // fs/README.md); closed data is committed by the interval, fsync, rename or
   // unmount.
   bool commit_on_close = false;
+  // Memory bound on uncommitted file data (-o max_dirty_mb, max_file_dirty_mb).
+  // A write that leaves its file with more dirty bytes than max_file_dirty_bytes,
+  // or all files with more than max_dirty_bytes, commits that file (buffered)
+  // before it returns, so buffers never grow past about these limits.
+  uint64_t max_dirty_bytes = uint64_t{256} << 20;
+  uint64_t max_file_dirty_bytes = uint64_t{64} << 20;
 };
-
-// A dirty buffer up to this size is committed at every commit interval even
-// while it is still being written (rewriting it costs little); larger ones wait
-// until they settle (see CommitAll).
-inline constexpr uint64_t kSmallBufferBytes = uint64_t{1} << 20;
 
 class Filesystem {
  public:
@@ -136,6 +137,9 @@ class Filesystem {
   void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+  // SEEK_DATA / SEEK_HOLE (holes: missing blocks, and the zeros after a
+  // short block's end); other whence values are the kernel's.
+  void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi);
 
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Forget(fuse_ino_t ino, uint64_t nlookup);
@@ -156,12 +160,14 @@ class Filesystem {
   void FsyncDir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
 
  private:
-  // An object found in the store, with its bytes pinned.
+  // An object found in the store, with its record pinned.
   struct Object {
     std::string key;  // where its header lives (a link body's key for linked files)
     Attr attr;
     uint64_t size = 0;
-    std::string_view bytes;  // valid while `pin` lives
+    std::string_view bytes;  // inline contents; valid while `pin` lives
+    bool in_blocks = false;  // a regular file whose data is in blocks of file_id
+    uint64_t file_id = 0;
     PinnedValue pin;
     std::optional<uint64_t> link_id;  // set if reached through a link pointer
   };
@@ -174,6 +180,9 @@ class Filesystem {
   };
 
   // ---- Object access (filesystem.cc) ----
+  // The inode numbered `ino`, or null after replying ENOENT (the kernel named
+  // an inode it had forgotten).
+  std::shared_ptr<Inode> InodeOrReply(fuse_req_t req, fuse_ino_t ino) const;
   // Reads the object at `key`, following a link pointer to its body.
   // NotFound if absent; EIO if the value is not one we understand.
   Status ReadObject(const std::string& key, Object* out) const;
@@ -189,9 +198,67 @@ class Filesystem {
   // Attributes and size of `inode`, from its buffer if it has one.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held (any mode).
   Status StatInode(Inode& inode, Attr* attr, uint64_t* size) const;
-  // Makes sure a regular file's inode has a buffer, loading the stored bytes.
+  // Makes sure a regular file's inode has a buffer. An inline file's bytes are
+  // loaded unless `load_inline` is false (they are about to be dropped); a file
+  // in blocks loads nothing. A stored inline file larger than kInlineMaxBytes
+  // (written before blocks existed) moves to blocks here.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held exclusively.
-  Status EnsureBuffer(Inode& inode);
+  Status EnsureBuffer(Inode& inode, bool load_inline = true);
+  // Gives `inode` a buffer holding `object` (a regular file).
+  Status NewBuffer(Inode& inode, const Object& object, bool load_inline);
+  // Encodes `object`'s record with attributes `attr` (inline or in blocks).
+  static std::string EncodeRecord(const Object& object, const Attr& attr);
+
+  // ---- Blocks (filesystem.cc) ----
+  // A new, never used file id. The ids are reserved in the store in ranges
+  // before use, so an id is never handed out twice, even across a crash.
+  Status NewFileId(uint64_t* id);
+  // Block `index` of file `file_id` as stored: a view (pinned by *pin, or by
+  // the orphan inode's own pins), empty for a hole.
+  // REQUIRES: inode.mutex held (any mode).
+  Status StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index, PinnedValue* pin,
+                     std::string_view* out) const;
+  // What reads see of a regular file: its buffer if it has one, else its
+  // stored record (pinned in `object`).
+  struct FileView {
+    const FileBuffer* buffer = nullptr;
+    Object object;
+    uint64_t size = 0;
+    bool in_blocks = false;
+    uint64_t file_id = 0;
+    std::string_view inline_contents;  // !in_blocks
+  };
+  // EINVAL if `inode` is not a regular file.
+  // REQUIRES: namespace_mutex_ and inode.mutex held (any mode) while *view is used.
+  Status ViewFile(Inode& inode, FileView* view) const;
+  // A regular file's inode with both locks held shared and its view (the
+  // preamble of read and lseek).
+  struct ReadableFile {
+    std::shared_ptr<Inode> inode;
+    std::shared_lock<std::shared_mutex> ns;
+    std::shared_lock<std::shared_mutex> lock;
+    FileView view;
+  };
+  // Fills *file and returns true, or replies the error and returns false.
+  bool ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFile* file);
+  // Block `index` of a viewed file in blocks: the dirty block, the stored one
+  // (pinned by *pin), or empty for a hole.
+  Status ViewBlock(const Inode& inode, const FileView& view, uint64_t index, PinnedValue* pin,
+                   std::string_view* out) const;
+  // The loader a buffer of `inode` uses for partial block writes (copies).
+  FileBuffer::BlockLoader LoaderFor(const Inode& inode);
+  // Adds what committing `inode`'s buffer writes, except its record, to
+  // `batch` (dirty blocks, deletes of dropped blocks) and sets *record to the
+  // record to put under the file's key. The buffer is unchanged.
+  // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held.
+  Status AddBufferCommit(const Inode& inode, WriteBatch* batch, std::string* record) const;
+  // Adds deletes of the stored blocks of `file_id` from block `from` on to
+  // `batch`, skipping those `keep` holds dirty (it puts them).
+  Status AddBlockDeletes(uint64_t file_id, uint64_t from, const FileBuffer* keep,
+                         WriteBatch* batch) const;
+  // Adds the deletes of every stored block of the file `object` (whose inode,
+  // if the kernel knows it, is `inode`) to `batch`: the file is going away.
+  Status AddFileDataDeletes(const Object& object, const Inode* inode, WriteBatch* batch) const;
   // Adds the directory at `dir_path`'s marker with mtime/ctime = now and nlink
   // changed by `nlink_delta` to `batch`.
   // REQUIRES: namespace_mutex_ held exclusively.
@@ -204,6 +271,17 @@ class Filesystem {
   Status NewAttr(fuse_req_t req, const std::string& dir_path, mode_t mode, int64_t now,
                  Attr* attr);
 
+  // Creates `name` in directory `parent` (create, mknod, mkdir, symlink), an
+  // object of `mode` (type and permission bits) with `rdev` (devices) and
+  // `bytes` (a symlink's target): checks
+  // the name, makes the attributes, and writes the object with its parent's
+  // touched marker (a new directory also raises the parent's nlink) in one
+  // batch; then registers the entry in *e. Returns the new inode, or null after
+  // replying the error. Takes namespace_mutex_ exclusively.
+  std::shared_ptr<Inode> CreateObject(fuse_req_t req, fuse_ino_t parent, const char* name,
+                                      mode_t mode, fuse_entry_param* e, dev_t rdev = 0,
+                                      std::string_view bytes = {});
+
   // ---- Commits (filesystem.cc) ----
   // Writes `batch` to the store. Every write of the filesystem goes through here.
   Status Apply(const WriteBatch& batch, Durability durability);
@@ -212,9 +290,9 @@ class Filesystem {
   Status CommitLocked(Inode& inode, Durability durability);
   // Takes ns shared + inode exclusive and commits.
   Status Commit(Inode& inode, Durability durability);
-  // Commits every dirty buffer (with only_settled, those not written to within
-  // the last commit interval or dirty for ten); with kDurable also syncs.
-  Status CommitAll(Durability durability, bool only_settled = false);
+  // Commits every dirty buffer; with kDurable then syncs the store (always:
+  // a sync another thread started may not cover what this one must).
+  Status CommitAll(Durability durability);
   void CommitterLoop();
 
   // ---- Replies ----
@@ -228,7 +306,7 @@ class Filesystem {
 
   // ---- Pieces of larger operations ----
   // A put of a rename, applied after all deletes. `folded` is set when the
-  // value was taken from that inode's buffer (restored if the batch fails).
+  // value commits that inode's buffer (dropped once the batch is applied).
   struct PendingPut {
     std::string key;
     std::string value;
@@ -261,9 +339,12 @@ class Filesystem {
   mutable std::shared_mutex namespace_mutex_;
   uint64_t next_link_id_ = 1;  // GUARDED_BY(namespace_mutex_)
 
-  // Set by every buffered write, cleared by a sync: the committer syncs only
-  // when something is pending.
-  std::atomic<bool> unsynced_{false};
+  std::mutex file_id_mutex_;
+  uint64_t next_file_id_ = 1;       // GUARDED_BY(file_id_mutex_)
+  uint64_t reserved_file_ids_ = 1;  // GUARDED_BY(file_id_mutex_): ids below are reserved
+
+  // Dirty bytes of all file buffers (see FilesystemOptions::max_dirty_bytes).
+  std::atomic<int64_t> total_dirty_{0};
 
   // Decided in Init (before any other request): the kernel is told ENOSYS for
   // open and flush of files, and stops sending open, flush and release.

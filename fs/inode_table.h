@@ -58,6 +58,11 @@ struct Inode {
   // before may still open and read it, and must see the old bytes. Zero-copy;
   // released when the kernel forgets the inode (normally at once).
   PinnedValue orphan_value;  // GUARDED_BY(mutex)
+  // The stored blocks of an orphan whose data is in blocks (block index ->
+  // pinned bytes), taken before the batch that deleted them: its reads and
+  // partial writes use these instead of the store. Released with the inode.
+  std::map<uint64_t, PinnedValue> orphan_blocks;  // GUARDED_BY(mutex)
+  bool blocks_pinned = false;                     // GUARDED_BY(mutex): orphan_blocks is set
 
   // Readdir offset cookies (directories only); has its own leaf lock.
   DirCookies cookies;

@@ -132,6 +132,17 @@ class StatsTicker {
   std::thread thread_;
 };
 
+// The decimal number after the '=' of mount option `opt`; false if malformed.
+bool ParseOptionNumber(const std::string& opt, uint64_t* out) {
+  const std::string value = opt.substr(opt.find('=') + 1);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno != 0 || value[0] == '-') return false;
+  *out = n;
+  return true;
+}
+
 }  // namespace
 
 std::vector<MountEntry> ReadMountTable() {
@@ -224,15 +235,24 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
       fs_options.commit_on_close = true;
     } else if (opt.rfind("commit_interval_ms=", 0) == 0) {
       // How often dirty file buffers are committed and the store synced; 0 off.
-      std::string value = opt.substr(std::strlen("commit_interval_ms="));
-      char* end = nullptr;
-      errno = 0;
-      unsigned long long ms = std::strtoull(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || errno != 0 || value[0] == '-') {
+      uint64_t ms = 0;
+      if (!ParseOptionNumber(opt, &ms)) {
         return fail(Status::InvalidArgument("bad mount option '" + opt +
                                             "': expected commit_interval_ms=<milliseconds>"));
       }
       fs_options.commit_interval = std::chrono::milliseconds(ms);
+    } else if (opt.rfind("max_dirty_mb=", 0) == 0 || opt.rfind("max_file_dirty_mb=", 0) == 0) {
+      // The memory bound on uncommitted file data, in total and per file.
+      uint64_t mb = 0;
+      if (!ParseOptionNumber(opt, &mb) || mb == 0 || mb > (uint64_t{1} << 30)) {
+        return fail(Status::InvalidArgument("bad mount option '" + opt +
+                                            "': expected a size in MiB, at least 1"));
+      }
+      if (opt.rfind("max_dirty_mb=", 0) == 0) {
+        fs_options.max_dirty_bytes = mb << 20;
+      } else {
+        fs_options.max_file_dirty_bytes = mb << 20;
+      }
     } else if (opt == "default_permissions") {
       // Always on (below); accepted for compatibility with existing fstab lines.
     } else if (!opt.empty()) {

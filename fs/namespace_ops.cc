@@ -65,102 +65,34 @@ void Filesystem::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     fuse_reply_err(req, EINVAL);
     return;
   }
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, (mode & S_IFMT) | (mode & 07777), now, &attr);
   // Fifos, sockets and device nodes are metadata only: the kernel serves them.
-  attr.rdev = (S_ISCHR(mode) || S_ISBLK(mode)) ? rdev : 0;
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(FileKey(path), EncodeObject(attr, {}));
-    s = TouchDir(dir_path, 0, now, &batch);
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  NewEntry(FileKey(path), attr, 0, &e);
+  const dev_t device = (S_ISCHR(mode) || S_ISBLK(mode)) ? rdev : 0;
+  if (!CreateObject(req, parent, name, (mode & S_IFMT) | (mode & 07777), &e, device)) return;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }
 
 void Filesystem::MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  // The marker key has one more byte than the path.
-  if (err == 0 && path.size() + 1 > kMaxKeyBytes) err = ENAMETOOLONG;
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, S_IFDIR | (mode & 07777), now, &attr);
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(DirKey(path), EncodeObject(attr, {}));
-    s = TouchDir(dir_path, +1, now, &batch);  // the parent gains a ".." link
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  NewEntry(DirKey(path), attr, 0, &e);
+  if (!CreateObject(req, parent, name, S_IFDIR | (mode & 07777), &e)) return;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }
 
 void Filesystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent,
                          const char* name) {
-  size_t target_len = std::strlen(target);
-  if (target_len > kMaxPathBytes) {
+  std::string_view link(target);
+  if (link.size() > kMaxPathBytes) {
     fuse_reply_err(req, ENAMETOOLONG);
     return;
   }
-  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::string dir_path, path;
-  int err = DirPathOf(parent, &dir_path);
-  if (err == 0) err = CheckNewName(dir_path, name, &path);
-  if (err != 0) {
-    fuse_reply_err(req, err);
-    return;
-  }
-  const int64_t now = NowNs();
-  Attr attr;
-  Status s = NewAttr(req, dir_path, S_IFLNK | 0777, now, &attr);
-  WriteBatch batch;
-  if (s.ok()) {
-    batch.Put(FileKey(path), EncodeObject(attr, std::string_view(target, target_len)));
-    s = TouchDir(dir_path, 0, now, &batch);
-  }
-  if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
-    return;
-  }
   fuse_entry_param e;
-  NewEntry(FileKey(path), attr, target_len, &e);
+  if (!CreateObject(req, parent, name, S_IFLNK | 0777, &e, 0, link)) return;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }
 
 void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string key = inodes_.KeyOf(*inode);
   Object object;
@@ -183,20 +115,41 @@ Status Filesystem::KeepOpenData(const std::string& key) {
   std::shared_ptr<Inode> inode = inodes_.Find(key);
   if (!inode || inode->is_dir) return Status::OK();
   std::unique_lock<std::shared_mutex> lock(inode->mutex);
-  if (inode->buffer) return Status::OK();
-  if (inodes_.OpenCount(*inode) == 0) {
-    // Not open, but the kernel knows the inode: keep the old value pinned.
-    Status s = store_->Get(key, &inode->orphan_value);
-    return s.IsNotFound() ? Status::OK() : s;
+  uint64_t file_id = 0;
+  bool in_blocks = false;
+  if (inode->buffer) {
+    in_blocks = inode->buffer->in_blocks();
+    file_id = inode->buffer->file_id();
+  } else {
+    Object object;
+    Status s = ReadObject(key, &object);
+    if (s.IsNotFound()) return Status::OK();
+    if (!s.ok()) return s;
+    in_blocks = object.in_blocks;
+    file_id = object.file_id;
+    if (inodes_.OpenCount(*inode) == 0) {
+      // Not open, but the kernel knows the inode: keep the old record pinned.
+      inode->orphan_value = std::move(object.pin);
+    } else if (object.attr.is_reg()) {
+      s = NewBuffer(*inode, object, /*load_inline=*/true);
+      if (!s.ok()) return s;
+    }
   }
-  Object object;
-  Status s = ReadObject(key, &object);
-  if (!s.ok()) return s;
-  if (object.attr.is_reg()) {
-    inode->buffer.emplace(object.attr, object.bytes);
-    inodes_.SetDirty(*inode, true);
+  if (!in_blocks) return Status::OK();
+  // The batch about to go deletes the blocks: pin them (zero-copy) for the
+  // orphan's reads and partial writes.
+  const std::string end = BlockRangeEnd(file_id);
+  std::unique_ptr<Iterator> it = store_->NewIterator();
+  for (it->Seek(BlockKey(file_id, 0)); it->Valid() && it->key() < end; it->Next()) {
+    uint64_t id = 0, index = 0;
+    if (!ParseBlockKey(it->key(), &id, &index)) break;
+    PinnedValue pin;
+    Status s = store_->Get(it->key(), &pin);
+    if (!s.ok()) return s;
+    inode->orphan_blocks.emplace(index, std::move(pin));
   }
-  return Status::OK();
+  inode->blocks_pinned = true;
+  return it->status();
 }
 
 void Filesystem::OrphanInode(const std::string& key) {
@@ -214,37 +167,41 @@ Status Filesystem::DropName(const Entry& entry, int64_t now, WriteBatch* batch,
                             std::string* orphan_key) {
   orphan_key->clear();
   if (!entry.object.link_id) {
+    // The file goes, with its blocks, in this batch.
     *orphan_key = entry.object.key;
-    return KeepOpenData(*orphan_key);
+    Status s = KeepOpenData(*orphan_key);
+    if (!s.ok()) return s;
+    std::shared_ptr<Inode> inode = inodes_.Find(*orphan_key);
+    std::shared_lock<std::shared_mutex> lock;
+    if (inode) lock = std::shared_lock<std::shared_mutex>(inode->mutex);
+    return AddFileDataDeletes(entry.object, inode.get(), batch);
   }
   // One name of a hard-linked file: the shared body loses a link.
   const std::string& body_key = entry.object.key;
   std::shared_ptr<Inode> inode = inodes_.Find(body_key);
   std::unique_lock<std::shared_mutex> lock;
   if (inode) lock = std::unique_lock<std::shared_mutex>(inode->mutex);
-  if (inode && inode->buffer) {
-    Attr& attr = inode->buffer->attr();
-    attr.nlink = attr.nlink > 0 ? attr.nlink - 1 : 0;
-    attr.ctime_ns = now;
-    if (attr.nlink == 0) {
-      batch->Delete(body_key);
-      *orphan_key = body_key;
-    }
-    // Otherwise the buffer carries the new nlink to its next commit; the
-    // stored body's nlink is one high until then, which only a crash before
-    // that commit can expose (an extra count, never a missing one).
-    return Status::OK();
-  }
-  Attr attr = entry.object.attr;
+  Attr attr = inode && inode->buffer ? inode->buffer->attr() : entry.object.attr;
   attr.nlink = attr.nlink > 0 ? attr.nlink - 1 : 0;
   attr.ctime_ns = now;
   if (attr.nlink == 0) {
     lock = {};
     *orphan_key = body_key;
     batch->Delete(body_key);
-    return KeepOpenData(body_key);
+    Status s = KeepOpenData(body_key);
+    if (!s.ok()) return s;
+    std::shared_lock<std::shared_mutex> shared;
+    if (inode) shared = std::shared_lock<std::shared_mutex>(inode->mutex);
+    return AddFileDataDeletes(entry.object, inode.get(), batch);
   }
-  batch->Put(body_key, EncodeObject(attr, entry.object.bytes));
+  if (inode && inode->buffer) {
+    // The buffer carries the new nlink to its next commit; the stored body's
+    // nlink is one high until then, which only a crash before that commit can
+    // expose (an extra count, never a missing one).
+    inode->buffer->attr() = attr;
+    return Status::OK();
+  }
+  batch->Put(body_key, EncodeRecord(entry.object, attr));
   return Status::OK();
 }
 
@@ -336,11 +293,8 @@ void Filesystem::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 // removed down to one, the file stays linked (a later rename or unlink handles
 // it as any linked file).
 void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   if (inode->is_dir) {
     fuse_reply_err(req, EPERM);
     return;
@@ -359,34 +313,32 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
   const int64_t now = NowNs();
   Attr attr;
   uint64_t size = 0;
-  std::string value;  // the object's value with the new nlink and ctime
+  std::string record;  // the object's record with the new nlink and ctime
+  WriteBatch batch;
+  Status s;
   if (inode->buffer) {
+    // The buffer is committed in this batch (its blocks are keyed by file id,
+    // so only its record moves to the body key).
+    inode->buffer->attr().nlink += 1;
+    inode->buffer->attr().ctime_ns = now;
     attr = inode->buffer->attr();
     size = inode->buffer->size();
+    s = AddBufferCommit(*inode, &batch, &record);
   } else {
     Object object;
-    Status s = ReadObject(key, &object);
-    if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
-      return;
-    }
+    s = ReadObject(key, &object);
     attr = object.attr;
     size = object.size;
     attr.nlink += 1;
     attr.ctime_ns = now;
-    value = EncodeObject(attr, object.bytes);
+    if (s.ok()) record = EncodeRecord(object, attr);
   }
-  if (inode->buffer) {
-    inode->buffer->attr().nlink += 1;
-    inode->buffer->attr().ctime_ns = now;
-    attr = inode->buffer->attr();
-    value = inode->buffer->TakeValue();
-  }
-  WriteBatch batch;
   std::string body_key = key;
   uint64_t new_link_id = 0;
-  if (IsLinkBodyKey(key)) {
-    batch.Put(body_key, std::move(value));
+  if (!s.ok()) {
+    // reported below
+  } else if (IsLinkBodyKey(key)) {
+    batch.Put(body_key, std::move(record));
     // The body id is the last 8 bytes of its key.
     uint64_t id = 0;
     for (size_t i = key.size() - 8; i < key.size(); ++i) {
@@ -396,7 +348,7 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
   } else {
     new_link_id = next_link_id_;
     body_key = LinkBodyKey(new_link_id);
-    batch.Put(body_key, std::move(value));
+    batch.Put(body_key, std::move(record));
     batch.Put(key, EncodeLinkPointer(new_link_id));
     batch.Put(FileKey(path), EncodeLinkPointer(new_link_id));
     std::string counter(8, '\0');
@@ -404,13 +356,10 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
     std::memcpy(counter.data(), &next, 8);  // little-endian hosts only
     batch.Put(NextLinkIdKey(), counter);
   }
-  Status s = TouchDir(dir_path, 0, now, &batch);
+  if (s.ok()) s = TouchDir(dir_path, 0, now, &batch);
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
   if (!s.ok()) {
-    if (inode->buffer) {
-      inode->buffer->RestoreValue(batch.ops()[0].value);
-      inode->buffer->attr().nlink -= 1;
-    }
+    if (inode->buffer) inode->buffer->attr().nlink -= 1;
     fuse_reply_err(req, ErrnoOf(s));
     return;
   }

@@ -17,11 +17,8 @@
 namespace alexfs::fs {
 
 void Filesystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   if (!inode->is_dir) {
     fuse_reply_err(req, ENOTDIR);
     return;
@@ -36,11 +33,8 @@ void Filesystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*,
                          bool plus) {
-  std::shared_ptr<Inode> inode = inodes_.Get(ino);
-  if (!inode) {
-    fuse_reply_err(req, ENOENT);
-    return;
-  }
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
+  if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string dir_path;
   int err = DirPathOf(ino, &dir_path);
@@ -124,7 +118,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       s = ReadObject(object.key, &object);
     } else if (decoded) {
       object.attr = decoded->attr;
-      object.size = object.attr.is_reg() || S_ISLNK(object.attr.mode) ? decoded->bytes.size() : 0;
+      object.size = decoded->size;
     } else {
       s = Status::Corruption("value of key " + object.key + " has an unknown format");
     }

@@ -46,14 +46,19 @@ Status Filesystem::MoveObject(const Entry& from, const std::string& to_path, int
     if (inode) {
       std::unique_lock<std::shared_mutex> lock(inode->mutex);
       if (inode->buffer) {
+        // Its pending data is committed in the rename's batch.
         inode->buffer->attr().ctime_ns = now;
-        puts->push_back({FileKey(to_path), inode->buffer->TakeValue(), inode});
+        std::string record;
+        Status s = AddBufferCommit(*inode, deletes, &record);
+        if (!s.ok()) return s;
+        puts->push_back({FileKey(to_path), std::move(record), inode});
         return Status::OK();
       }
     }
+    // Only the record moves: a file in blocks keeps its blocks (keyed by id).
     Attr attr = from.object.attr;
     attr.ctime_ns = now;
-    puts->push_back({FileKey(to_path), EncodeObject(attr, from.object.bytes), nullptr});
+    puts->push_back({FileKey(to_path), EncodeRecord(from.object, attr), nullptr});
     return Status::OK();
   }
 
@@ -218,22 +223,20 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
     }
     batch = std::move(filtered);
   }
-  std::vector<std::pair<std::shared_ptr<Inode>, size_t>> folded;
+  std::vector<std::shared_ptr<Inode>> folded;
   for (PendingPut& put : puts) {
-    if (put.folded) folded.emplace_back(put.folded, batch.count());
+    if (put.folded) folded.push_back(put.folded);
     batch.Put(put.key, std::move(put.value));
   }
   puts.clear();
   src.object.pin.Reset();
   dst.object.pin.Reset();
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
-  for (auto& [inode, index] : folded) {
-    std::unique_lock<std::shared_mutex> lock(inode->mutex);
-    if (s.ok()) {
+  if (s.ok()) {
+    for (const std::shared_ptr<Inode>& inode : folded) {
+      std::unique_lock<std::shared_mutex> lock(inode->mutex);
       inode->buffer.reset();
       inodes_.SetDirty(*inode, false);
-    } else {
-      inode->buffer->RestoreValue(batch.ops()[index].value);
     }
   }
   if (!s.ok()) {

@@ -7,7 +7,7 @@ const char* RequestName(Request r) {
       "init",    "statfs",   "lookup",  "forget",  "getattr",  "setattr",
       "readlink", "mknod",   "mkdir",   "unlink",  "rmdir",    "symlink",     "rename",
       "link",    "open",     "create",  "read",    "write",    "flush",       "release",
-      "fsync",   "opendir",  "readdir", "readdirplus", "releasedir", "fsyncdir",
+      "fsync",   "opendir",  "readdir", "readdirplus", "releasedir", "fsyncdir", "lseek",
   };
   const auto i = static_cast<size_t>(r);
   return i < kRequestKinds ? kNames[i] : "unknown";

@@ -8,7 +8,7 @@
 namespace alexfs::fs {
 namespace {
 
-enum : uint8_t { kKindObject = 0, kKindLinkPointer = 1 };
+enum : uint8_t { kKindObject = 0, kKindLinkPointer = 1, kKindBlockedFile = 2 };
 
 template <typename T>
 void Store(char* p, T v) {
@@ -27,25 +27,51 @@ T Load(const char* p) {
   return static_cast<T>(v);
 }
 
+void DecodeHeader(const char* p, Attr* attr) {
+  attr->mode = Load<uint32_t>(p + 4);
+  attr->uid = Load<uint32_t>(p + 8);
+  attr->gid = Load<uint32_t>(p + 12);
+  attr->nlink = Load<uint32_t>(p + 16);
+  attr->rdev = Load<uint64_t>(p + 24);
+  attr->atime_ns = Load<int64_t>(p + 32);
+  attr->mtime_ns = Load<int64_t>(p + 40);
+  attr->ctime_ns = Load<int64_t>(p + 48);
+}
+
+void PutBigEndian(uint64_t v, std::string* out) {
+  for (int i = 7; i >= 0; --i) *out += static_cast<char>(v >> (8 * i));
+}
+
+uint64_t GetBigEndian(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
 }  // namespace
 
 std::optional<DecodedValue> DecodeValue(std::string_view value) {
-  if (value.size() < 2 || static_cast<uint8_t>(value[0]) != kFormatVersion) return std::nullopt;
+  if (value.size() < 2) return std::nullopt;
+  const uint8_t version = static_cast<uint8_t>(value[0]);
+  if (version != 1 && version != kFormatVersion) return std::nullopt;
   const char* p = value.data();
   DecodedValue out;
   switch (static_cast<uint8_t>(value[1])) {
     case kKindObject:
       if (value.size() < kHeaderBytes) return std::nullopt;
       out.kind = DecodedValue::Kind::kObject;
-      out.attr.mode = Load<uint32_t>(p + 4);
-      out.attr.uid = Load<uint32_t>(p + 8);
-      out.attr.gid = Load<uint32_t>(p + 12);
-      out.attr.nlink = Load<uint32_t>(p + 16);
-      out.attr.rdev = Load<uint64_t>(p + 24);
-      out.attr.atime_ns = Load<int64_t>(p + 32);
-      out.attr.mtime_ns = Load<int64_t>(p + 40);
-      out.attr.ctime_ns = Load<int64_t>(p + 48);
+      DecodeHeader(p, &out.attr);
       out.bytes = value.substr(kHeaderBytes);
+      out.size = S_ISREG(out.attr.mode) || S_ISLNK(out.attr.mode) ? out.bytes.size() : 0;
+      return out;
+    case kKindBlockedFile:
+      if (version < 2 || value.size() < kBlockedFileBytes) return std::nullopt;
+      out.kind = DecodedValue::Kind::kObject;
+      DecodeHeader(p, &out.attr);
+      if (!S_ISREG(out.attr.mode)) return std::nullopt;
+      out.in_blocks = true;
+      out.file_id = Load<uint64_t>(p + kHeaderBytes);
+      out.size = Load<uint64_t>(p + kHeaderBytes + 8);
       return out;
     case kKindLinkPointer:
       if (value.size() < kLinkPointerBytes) return std::nullopt;
@@ -79,6 +105,15 @@ std::string EncodeObject(const Attr& attr, std::string_view bytes) {
   return value;
 }
 
+std::string EncodeBlockedFile(const Attr& attr, uint64_t file_id, uint64_t size) {
+  std::string value(kBlockedFileBytes, '\0');
+  EncodeHeaderInPlace(attr, &value);
+  value[1] = static_cast<char>(kKindBlockedFile);
+  Store(value.data() + kHeaderBytes, file_id);
+  Store(value.data() + kHeaderBytes + 8, size);
+  return value;
+}
+
 std::string EncodeLinkPointer(uint64_t link_id) {
   std::string value(kLinkPointerBytes, '\0');
   value[0] = static_cast<char>(kFormatVersion);
@@ -100,11 +135,35 @@ std::string RootKey() { return std::string("\0root", 5); }
 
 std::string LinkBodyKey(uint64_t id) {
   std::string key("\0link\0", 6);
-  for (int i = 7; i >= 0; --i) key += static_cast<char>(id >> (8 * i));
+  PutBigEndian(id, &key);
   return key;
 }
 
 std::string NextLinkIdKey() { return std::string("\0next_link", 10); }
+
+namespace {
+constexpr std::string_view kBlockPrefix("\0b", 2);
+}  // namespace
+
+std::string BlockKey(uint64_t file_id, uint64_t index) {
+  std::string key(kBlockPrefix);
+  PutBigEndian(file_id, &key);
+  PutBigEndian(index, &key);
+  return key;
+}
+
+std::string BlockRangeEnd(uint64_t file_id) { return BlockKey(file_id + 1, 0); }
+
+bool ParseBlockKey(std::string_view key, uint64_t* file_id, uint64_t* index) {
+  if (key.size() != kBlockPrefix.size() + 16 || key.substr(0, kBlockPrefix.size()) != kBlockPrefix) {
+    return false;
+  }
+  *file_id = GetBigEndian(key.substr(kBlockPrefix.size(), 8));
+  *index = GetBigEndian(key.substr(kBlockPrefix.size() + 8, 8));
+  return true;
+}
+
+std::string NextFileIdKey() { return std::string("\0next_file", 10); }
 
 std::string ChildPath(std::string_view parent, std::string_view name) {
   std::string path;

@@ -7,6 +7,11 @@
 //   \0root         the root directory's attributes
 //   \0link\0<id>   the shared body of a hard-linked file (<id>: 8 bytes, big-endian)
 //   \0next_link    the next hard-link body id (8 bytes, little-endian)
+//   \0b<id><index> block <index> of the file whose data lives in blocks under
+//                  file id <id> (both 8 bytes, big-endian): one file's blocks
+//                  are one contiguous range, in offset order
+//   \0next_file    the file ids reserved so far (8 bytes, little-endian): ids
+//                  below it may be in use, ids from it on are free
 // Paths never contain a 0x00 byte, so no path reaches the internal keys, and a
 // range scan of "dir/" never meets them. Inside a directory a file `x` and a
 // directory `x` cannot both exist: every operation checks both keys.
@@ -14,7 +19,7 @@
 // Values: every value starts with a format version byte and a kind byte.
 //
 //   kind 0, an object (file, directory marker, link body), 56-byte header:
-//     0  u8   version (kFormatVersion)
+//     0  u8   version (1 or 2; written: kFormatVersion)
 //     1  u8   kind = 0
 //     2  u16  reserved, 0
 //     4  u32  mode (file type and permission bits, as st_mode)
@@ -28,7 +33,18 @@
 //     40 i64  mtime, ns
 //     48 i64  ctime, ns
 //     56 ...  the bytes: file contents, or the symlink target; nothing for others
-//   The size of a file is the length of its bytes.
+//   The size of a file is the length of its bytes ("inline": files of at most
+//   kInlineMaxBytes are written so, and every file of a version-1 store).
+//
+//   kind 2 (version 2 only), a regular file whose data lives in blocks:
+//     0  ...  the 56-byte header above, with kind = 2
+//     56 u64  file id: its blocks are BlockKey(id, 0), BlockKey(id, 1), ...
+//     64 u64  size in bytes
+//   Block i holds bytes [i * kBlockBytes, (i + 1) * kBlockBytes) of the file,
+//   possibly fewer (the bytes after its end, up to the file's size, are zeros);
+//   a missing block is a hole (zeros). No block holds bytes at or past the size.
+//   The file id never changes while the file exists, so rename, chmod, link
+//   and friends rewrite only this record.
 //
 //   kind 1, a link pointer (a name of a hard-linked file), 16 bytes:
 //     0  u8   version
@@ -36,8 +52,10 @@
 //     2  u8[6] reserved, 0
 //     8  u64  body id (little-endian); the body is at LinkBodyKey(id)
 //
-// All integers are little-endian. A reader that meets an unknown version or
-// kind reports EIO rather than guess.
+// All integers in values are little-endian. A reader that meets an unknown
+// version or kind reports EIO rather than guess. Version 1 (stores written
+// before blocks existed) has kinds 0 and 1 only and is still read; every value
+// written now is version 2.
 #pragma once
 
 #include <sys/stat.h>
@@ -49,9 +67,18 @@
 
 namespace alexfs::fs {
 
-inline constexpr uint8_t kFormatVersion = 1;
+inline constexpr uint8_t kFormatVersion = 2;
 inline constexpr size_t kHeaderBytes = 56;
 inline constexpr size_t kLinkPointerBytes = 16;
+inline constexpr size_t kBlockedFileBytes = kHeaderBytes + 16;
+
+// Data block size, and the largest file kept inline in its path's record (see
+// fs/README.md, "Blocks", for how they were chosen). A file grows into blocks
+// when it passes kInlineMaxBytes; it stays in blocks after.
+inline constexpr uint64_t kBlockBytes = uint64_t{64} << 10;
+inline constexpr uint64_t kInlineMaxBytes = uint64_t{64} << 10;
+// The largest file size: 16 TiB (2^28 blocks).
+inline constexpr uint64_t kMaxFileBytes = uint64_t{1} << 44;
 
 // The limits the kernel and tools expect (NAME_MAX, PATH_MAX).
 inline constexpr size_t kMaxNameBytes = 255;
@@ -77,7 +104,10 @@ struct DecodedValue {
   enum class Kind { kObject, kLinkPointer };
   Kind kind = Kind::kObject;
   Attr attr;               // kObject
-  std::string_view bytes;  // kObject: contents / symlink target (a view into the input)
+  std::string_view bytes;  // kObject inline: contents / symlink target (a view into the input)
+  bool in_blocks = false;  // kObject: a regular file whose data is in blocks
+  uint64_t file_id = 0;    // in_blocks: the file id of its blocks
+  uint64_t size = 0;       // kObject: file or symlink size (0 for others)
   uint64_t link_id = 0;    // kLinkPointer
 };
 
@@ -90,6 +120,8 @@ std::string EncodeObject(const Attr& attr, std::string_view bytes);
 // at least that long); the filesystem's file buffers keep room for it.
 void EncodeHeaderInPlace(const Attr& attr, std::string* value);
 std::string EncodeLinkPointer(uint64_t link_id);
+// Encodes the record of a regular file whose data is in blocks.
+std::string EncodeBlockedFile(const Attr& attr, uint64_t file_id, uint64_t size);
 
 // Keys (see the top of this file). `path` is relative, without leading or
 // trailing slash; "" is the root.
@@ -98,6 +130,12 @@ std::string DirKey(std::string_view path);  // "a/b/"; the root's is RootKey()
 std::string RootKey();
 std::string LinkBodyKey(uint64_t id);
 std::string NextLinkIdKey();
+std::string BlockKey(uint64_t file_id, uint64_t index);
+// The first key after every block of `file_id` (BlockKey(file_id + 1, 0)).
+std::string BlockRangeEnd(uint64_t file_id);
+// True if `key` is a block key; then sets *file_id and *index.
+bool ParseBlockKey(std::string_view key, uint64_t* file_id, uint64_t* index);
+std::string NextFileIdKey();
 // "parent/name", or "name" at the root.
 std::string ChildPath(std::string_view parent, std::string_view name);
 // The prefix every key directly or deeply under directory `path` starts with:

@@ -74,5 +74,48 @@ TEST(ValueFormat, TimesConvertBothWays) {
   EXPECT_EQ(back.tv_nsec, 500);
 }
 
+TEST(ValueFormat, BlockedFileRoundTripsAndVersionOneStillReads) {
+  Attr a;
+  a.mode = S_IFREG | 0640;
+  a.nlink = 2;
+  a.mtime_ns = 123;
+  auto d = DecodeValue(EncodeBlockedFile(a, 0x0102030405ull, uint64_t{1} << 40));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->kind, DecodedValue::Kind::kObject);
+  EXPECT_TRUE(d->in_blocks);
+  EXPECT_EQ(d->file_id, 0x0102030405ull);
+  EXPECT_EQ(d->size, uint64_t{1} << 40);
+  EXPECT_EQ(d->attr.mode, a.mode);
+  EXPECT_EQ(d->attr.nlink, 2u);
+  EXPECT_EQ(d->attr.mtime_ns, 123);
+  // A value written before blocks existed (version 1, inline) still reads.
+  std::string v1 = EncodeObject(a, "old bytes");
+  v1[0] = 1;
+  d = DecodeValue(v1);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->in_blocks);
+  EXPECT_EQ(d->bytes, "old bytes");
+  EXPECT_EQ(d->size, 9u);
+  // Version 1 had no blocked kind.
+  std::string bad = EncodeBlockedFile(a, 1, 1);
+  bad[0] = 1;
+  EXPECT_FALSE(DecodeValue(bad));
+}
+
+TEST(ValueFormat, BlockKeysAreInternalOrderedAndParse) {
+  EXPECT_LT(BlockKey(~0ull, ~0ull), std::string("\x01"));
+  EXPECT_LT(BlockKey(7, 1), BlockKey(7, 2));
+  EXPECT_LT(BlockKey(7, 255), BlockKey(7, 256));  // big-endian: offset order
+  EXPECT_LT(BlockKey(7, ~0ull), BlockRangeEnd(7));
+  EXPECT_LE(BlockRangeEnd(7), BlockKey(8, 0));
+  uint64_t id = 0, index = 0;
+  ASSERT_TRUE(ParseBlockKey(BlockKey(42, 99), &id, &index));
+  EXPECT_EQ(id, 42u);
+  EXPECT_EQ(index, 99u);
+  EXPECT_FALSE(ParseBlockKey(RootKey(), &id, &index));
+  EXPECT_FALSE(ParseBlockKey(LinkBodyKey(3), &id, &index));
+  EXPECT_FALSE(ParseBlockKey(NextFileIdKey(), &id, &index));
+}
+
 }  // namespace
 }  // namespace alexfs::fs

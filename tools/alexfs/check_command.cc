@@ -34,6 +34,7 @@
 #include "engine/store.h"
 #include "tools/alexfs/commands.h"
 #include "tools/alexfs/key_rules.h"
+#include "tools/alexfs/orphan_blocks.h"
 #include "tools/alexfs/progress.h"
 
 namespace alexfs::tools {
@@ -216,6 +217,24 @@ Status Repair(const std::string& dir, std::vector<Salvaged>& entries,
   return s;
 }
 
+// The orphaned-block part of check (tools/alexfs/orphan_blocks.h): 0 if there
+// are none (or --repair deleted them), else 1.
+int ReportOrphanBlocks(const std::string& dir, bool repair) {
+  OrphanBlockReport r;
+  Status s = CheckOrphanBlocks(dir, repair, &r);
+  if (!s.ok()) {
+    std::fprintf(stderr, "alexfs check: looking for orphaned blocks: %s\n", s.message().c_str());
+    return 1;
+  }
+  std::printf("%llu files in blocks, %llu blocks, %llu orphaned (%llu bytes)%s\n",
+              static_cast<unsigned long long>(r.files_in_blocks),
+              static_cast<unsigned long long>(r.blocks), static_cast<unsigned long long>(r.orphaned),
+              static_cast<unsigned long long>(r.orphaned_bytes), r.repaired ? ", deleted" : "");
+  if (r.orphaned == 0 || r.repaired) return 0;
+  std::printf("run `alexfs check --repair %s` to delete the orphaned blocks\n", dir.c_str());
+  return 1;
+}
+
 int RunCheck(const std::string& dir, bool repair) {
   FileLock lock;
   struct stat st;
@@ -282,7 +301,10 @@ int RunCheck(const std::string& dir, bool repair) {
   std::printf("%s: %zu segments, %llu records verified, %zu damaged ranges\n", dir.c_str(),
               segments.size(), static_cast<unsigned long long>(records), problems.size());
   for (const std::string& p : problems) std::printf("damage: %s\n", p.c_str());
-  if (problems.empty()) return 0;
+  if (problems.empty()) {
+    lock.Release();  // the block check opens the store itself
+    return ReportOrphanBlocks(dir, repair);
+  }
   if (!repair) {
     std::printf("run `alexfs check --repair %s` to salvage every record that verifies\n", dir.c_str());
     return 1;

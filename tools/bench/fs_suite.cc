@@ -47,6 +47,8 @@
 #include <thread>
 #include <vector>
 
+#include <sqlite3.h>
+
 #include "tools/bench/report.h"
 
 extern char** environ;
@@ -374,6 +376,9 @@ struct Config {
   size_t readdir_entries = 10'000;
   size_t walk_top = 10, walk_mid = 10, walk_leaf = 1000;  // 100,000 files
   size_t seq_mib = 64;
+  size_t append_base_mib = 100;  // the large file appended to / whose metadata changes
+  size_t overwrite_mib = 1024;   // the file of the random 4 KiB overwrites
+  size_t sqlite_mib = 100;       // the SQLite database's size before the transactions
   bool can_drop = true;
 };
 
@@ -429,6 +434,43 @@ void ReadSmall(const std::string& path, size_t expect) {
     Fail(Format("read %s returned %zd, want %zu", path.c_str(), n, expect));
   }
   ::close(fd);
+}
+
+// Writes a file of `mib` MiB and fsyncs it.
+void WriteMiB(const std::string& path, size_t mib) {
+  std::string block = Payload(kMiB, 91);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) Fail("create " + path);
+  for (size_t i = 0; i < mib; ++i) {
+    if (::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size())) Fail("write " + path);
+  }
+  if (::fsync(fd) != 0) Fail("fsync " + path);
+  if (::close(fd) != 0) Fail("close " + path);
+}
+
+// The AlexFS store's alexfs_logged_bytes_total, or -1 if `dir` is not on the
+// AlexFS mount. The daemon exports its metrics to DATA_DIR/metrics.prom every
+// 10 s: this waits for the next export (up to 12 s), so the figure is current.
+double LoggedBytes(std::string dir) {
+  while (!dir.empty() && dir != "/" && !IsMountPoint(dir)) dir = std::filesystem::path(dir).parent_path();
+  struct statfs s;
+  if (::statfs(dir.c_str(), &s) != 0 || s.f_type != 0x65735546) return -1;  // FUSE
+  const std::string metrics = std::filesystem::path(dir).parent_path() / "alexfs-data" / "metrics.prom";
+  struct stat before {};
+  if (::stat(metrics.c_str(), &before) != 0) return -1;
+  const uint64_t deadline = NowNanos() + 12'000'000'000ull;
+  struct stat now = before;
+  while (NowNanos() < deadline && ::stat(metrics.c_str(), &now) == 0 &&
+         now.st_mtim.tv_sec == before.st_mtim.tv_sec && now.st_mtim.tv_nsec == before.st_mtim.tv_nsec) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::ifstream in(metrics);
+  std::string line;
+  while (std::getline(in, line)) {
+    // alexfs_logged_bytes_total{store="..."} 12345
+    if (line.rfind("alexfs_logged_bytes_total", 0) == 0) return std::atof(line.substr(line.rfind(' ') + 1).c_str());
+  }
+  return -1;
 }
 
 std::vector<Workload> MakeWorkloads(const Config& c) {
@@ -737,6 +779,150 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
     };
     w.push_back(s);
   }
+  // Large files (issue 12): a commit costs what it touches.
+  for (size_t base_mib : {c.append_base_mib, size_t{0}}) {
+    Workload s;
+    s.name = Format("append_100B_fdatasync_%zuMiB", base_mib);
+    s.durability = "fdatasync";
+    s.files = 1;
+    s.bytes = base_mib * kMiB;
+    s.dir_name = s.name;
+    s.prepare = [base_mib](const std::string& dir) { WriteMiB(dir + "/log", base_mib); };
+    s.measure = [c](const std::string& dir, int) {
+      std::string path = dir + "/log";
+      int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+      if (fd < 0) Fail("open " + path);
+      std::string line = Payload(99, 5) + "\n";
+      const double logged0 = LoggedBytes(dir);
+      Measured m = TimedLoop(1'000'000, c.seconds, [&](size_t) {
+        if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) Fail("append " + path);
+        if (::fdatasync(fd) != 0) Fail("fdatasync " + path);
+      });
+      ::close(fd);
+      const double logged = LoggedBytes(dir) - logged0;
+      m.note = "appends/s, 100 B + fdatasync each";
+      if (logged0 >= 0) {
+        m.note += Format("; %.0f B logged per append", logged / static_cast<double>(m.lat.count()));
+      }
+      return m;
+    };
+    w.push_back(s);
+  }
+  {
+    Workload s;
+    s.name = Format("overwrite_4KiB_fdatasync_%zuMiB", c.overwrite_mib);
+    s.durability = "fdatasync";
+    s.files = 1;
+    s.bytes = c.overwrite_mib * kMiB;
+    s.prepare = [c](const std::string& dir) { WriteMiB(dir + "/db", c.overwrite_mib); };
+    s.measure = [c](const std::string& dir, int run) {
+      std::string path = dir + "/db";
+      int fd = ::open(path.c_str(), O_WRONLY);
+      if (fd < 0) Fail("open " + path);
+      std::string page = Payload(4096, static_cast<uint64_t>(run) + 7);
+      uint64_t x = 88172645463325252ull + static_cast<uint64_t>(run);
+      const uint64_t pages = c.overwrite_mib * kMiB / 4096;
+      Measured m = TimedLoop(1'000'000, c.seconds, [&](size_t) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const off_t off = static_cast<off_t>((x % pages) * 4096);
+        if (::pwrite(fd, page.data(), page.size(), off) != 4096) Fail("pwrite " + path);
+        if (::fdatasync(fd) != 0) Fail("fdatasync " + path);
+      });
+      ::close(fd);
+      m.note = "overwrites/s, 4 KiB at a random page + fdatasync";
+      return m;
+    };
+    w.push_back(s);
+  }
+  {
+    Workload s;
+    s.name = Format("chmod_utimes_rename_%zuMiB", c.append_base_mib);
+    s.files = 1;
+    s.bytes = c.append_base_mib * kMiB;
+    s.prepare = [c](const std::string& dir) { WriteMiB(dir + "/big-0", c.append_base_mib); };
+    s.measure = [c](const std::string& dir, int) {
+      std::string name = dir + "/big-0";
+      size_t n = 0;
+      for (; n < 4; ++n) {  // the name left by the previous run
+        if (::access(Format("%s/big-%zu", dir.c_str(), n).c_str(), F_OK) == 0) break;
+      }
+      name = Format("%s/big-%zu", dir.c_str(), n);
+      const double logged0 = LoggedBytes(dir);
+      Measured m = TimedLoop(100'000, c.seconds, [&](size_t i) {
+        if (::chmod(name.c_str(), (i & 1) ? 0600 : 0644) != 0) Fail("chmod " + name);
+        if (::utimes(name.c_str(), nullptr) != 0) Fail("utimes " + name);
+        std::string next = Format("%s/big-%zu", dir.c_str(), (n + i + 1) % 4);
+        if (::rename(name.c_str(), next.c_str()) != 0) Fail("rename " + name);
+        name = next;
+      });
+      const double ops = static_cast<double>(m.lat.count());
+      const double logged = LoggedBytes(dir) - logged0;
+      m.note = "chmod+utimes+rename/s of one file";
+      if (logged0 >= 0) m.note += Format("; %.0f B logged per chmod+utimes+rename", logged / ops);
+      return m;
+    };
+    w.push_back(s);
+  }
+  {
+    // SQLite in WAL mode with synchronous=FULL (a commit fsyncs the WAL): 10-row
+    // transactions into a database that starts at sqlite_mib MiB and grows.
+    Workload s;
+    s.name = Format("sqlite_wal_full_10row_tx_%zuMiB", c.sqlite_mib);
+    s.durability = "fsync";
+    s.files = 1;
+    s.bytes = c.sqlite_mib * kMiB;
+    auto open_db = [](const std::string& path, const char* sync) {
+      sqlite3* db = nullptr;
+      if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) Fail("sqlite3_open " + path);
+      std::string pragmas = std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") + sync + ";";
+      if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) Fail("sqlite pragmas");
+      return db;
+    };
+    // Inserts `rows` rows of 1 KiB in transactions of `per_tx`, timing each transaction.
+    auto insert = [](sqlite3* db, size_t rows, size_t per_tx, uint64_t seed, Latencies* lat) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(db, "INSERT INTO t(payload) VALUES (?)", -1, &stmt, nullptr) != SQLITE_OK) {
+        Fail("sqlite prepare");
+      }
+      std::string payload = Payload(1024, seed);
+      for (size_t done = 0; done < rows; done += per_tx) {
+        uint64_t t0 = NowNanos();
+        sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+        for (size_t i = 0; i < per_tx; ++i) {
+          sqlite3_bind_blob(stmt, 1, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+          if (sqlite3_step(stmt) != SQLITE_DONE) Fail("sqlite insert");
+          sqlite3_reset(stmt);
+        }
+        if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) Fail("sqlite commit");
+        if (lat) lat->Add(NowNanos() - t0);
+      }
+      sqlite3_finalize(stmt);
+    };
+    s.prepare = [c, open_db, insert](const std::string& dir) {
+      sqlite3* db = open_db(dir + "/db.sqlite", "OFF");
+      sqlite3_exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, payload BLOB)", nullptr, nullptr, nullptr);
+      insert(db, c.sqlite_mib * 1024, 1000, 3, nullptr);
+      sqlite3_close(db);
+    };
+    s.measure = [c, open_db, insert](const std::string& dir, int run) {
+      sqlite3* db = open_db(dir + "/db.sqlite", "FULL");
+      Measured m;
+      const uint64_t begin = NowNanos();
+      const uint64_t deadline = begin + static_cast<uint64_t>(c.seconds * 1e9);
+      size_t tx = 0;
+      while (NowNanos() < deadline) {
+        insert(db, 10, 10, static_cast<uint64_t>(run) * 1000 + tx, &m.lat);
+        ++tx;
+      }
+      m.ops_per_s = static_cast<double>(tx) / Seconds(NowNanos() - begin);
+      sqlite3_close(db);
+      m.note = "transactions/s, 10 rows of 1 KiB each, WAL, synchronous=FULL";
+      return m;
+    };
+    w.push_back(s);
+  }
   return w;
 }
 
@@ -771,6 +957,9 @@ int RunSuite(const Options& in) {
     c.create_files = 5'000;
     c.walk_leaf = 100;  // 10,000 files
     c.seq_mib = 64;
+    c.overwrite_mib = 128;
+    c.sqlite_mib = 16;
+    c.append_base_mib = 16;
   }
   c.can_drop = !in.no_cold;
   if (c.can_drop && !DropCaches()) {
@@ -954,7 +1143,8 @@ void AddFsSuite(CLI::App& app) {
   cmd->add_option("--seconds", opt->seconds, "duration of time-bounded phases (default 2; 0.5 with --quick)");
   cmd->add_option("--workloads", opt->workloads,
                   "comma-separated workload name prefixes: stat, cat_cached, cat_cold, create_write_close, "
-                  "durable_update, readdir_10k_repeat, walk_lsR, walk_lsR_cold, seq_write_64MiB, seq_read_64MiB")
+                  "durable_update, readdir_10k_repeat, walk_lsR, walk_lsR_cold, seq_write_64MiB, seq_read_64MiB, "
+                  "append_100B_fdatasync, overwrite_4KiB_fdatasync, chmod_utimes_rename, sqlite_wal_full")
       ->delimiter(',');
   cmd->add_option("--systems", opt->systems, "comma-separated: alexfs,tmpfs,disk")->delimiter(',');
   cmd->add_flag("--no-cold", opt->no_cold, "leave out the rows that drop the page cache");
