@@ -38,9 +38,9 @@
 #include <string>
 #include <string_view>
 
-#include "engine/stats.h"
-#include "engine/status.h"
-#include "engine/write_batch.h"
+#include "stats.h"
+#include "status.h"
+#include "write_batch.h"
 
 namespace alexfs {
 
