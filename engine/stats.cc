@@ -1,8 +1,9 @@
 #include "engine/stats.h"
+#include "engine/stats_counters.h"
 
 namespace alexfs {
 
-uint64_t LatencyHistogram::Snapshot::Quantile(double q) const {
+uint64_t LatencySnapshot::Quantile(double q) const {
   if (count == 0) return 0;
   uint64_t rank = static_cast<uint64_t>(q * static_cast<double>(count));
   if (rank == 0) rank = 1;

@@ -46,6 +46,7 @@
 #include "engine/log/segment.h"
 #include "engine/manifest.h"
 #include "engine/segment_table.h"
+#include "engine/stats_counters.h"
 #include "engine/store.h"
 
 namespace alexfs {

@@ -93,15 +93,25 @@ Status DetachDeadMount(const std::string& mountpoint) {
 }
 
 // Calls config.on_stats every stats_period from a thread of its own, and once
-// more from Stop().
+// more from Stop(); hands config.on_stats_probe the live figures while it runs.
 class StatsTicker {
  public:
   StatsTicker(const MountConfig& config, const Store* store, const Filesystem* filesystem)
       : config_(config), store_(store), filesystem_(filesystem) {
     if (config_.on_stats) thread_ = std::thread([this] { Run(); });
+    if (config_.on_stats_probe) {
+      config_.on_stats_probe([this](StoreStats* stats, RequestTotals* requests) {
+        *stats = store_->GetStats();
+        *requests = filesystem_->Requests();
+      });
+    }
   }
   ~StatsTicker() { Stop(); }
   void Stop() {
+    if (config_.on_stats_probe && !probe_withdrawn_) {
+      config_.on_stats_probe(nullptr);
+      probe_withdrawn_ = true;
+    }
     if (!thread_.joinable()) return;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -129,6 +139,7 @@ class StatsTicker {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // protected by mu_
+  bool probe_withdrawn_ = false;
   std::thread thread_;
 };
 

@@ -38,6 +38,12 @@ struct MountConfig {
   // The store's Env (engine/env.h); nullptr: the POSIX one. Tests serve a
   // mount in-process over a fault-injection Env.
   Env* env = nullptr;
+  // Called once the mount is live with a function that fills in the current
+  // figures (callable from any thread), and once more with an empty function
+  // before the store closes, after which it must no longer be called: the
+  // daemon's live stats (tools/alexfs/stats_socket.h).
+  using StatsProbe = std::function<void(StoreStats*, RequestTotals*)>;
+  std::function<void(StatsProbe)> on_stats_probe;
 };
 
 // Checks that `mountpoint` can take a mount: it exists, is a directory, is not

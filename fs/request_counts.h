@@ -1,6 +1,6 @@
 // RequestCounts: how many requests of each kind the kernel sent the daemon.
 //
-// One sharded counter per kind (engine/stats.h), bumped once per request
+// One sharded counter per kind (engine/stats_counters.h), bumped once per request
 // before its handler runs: a relaxed add on a stripe of the calling thread, so
 // the session's worker threads do not share a cache line. Exported as
 // alexfs_fs_requests_total{op="..."} (tools/alexfs/prometheus.cc).
@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/stats.h"
+#include "engine/stats_counters.h"
 
 namespace alexfs::fs {
 

@@ -779,8 +779,12 @@ std::string AlexIndex::DebugShape() const {
   double weighted = 0;
   size_t keys = 0, data = 0;
   for (size_t d = 0; d < models_at.size(); ++d) {
-    out += "L" + std::to_string(d) + ": " + std::to_string(models_at[d]) + " model, " + std::to_string(data_at[d]) +
-           " data (" + std::to_string(keys_at[d]) + " keys); ";
+    // Appended piece by piece: GCC 12 at -O3 misreads a chain of string
+    // temporaries ("L" + to_string(d) + ...) as an overlapping memcpy (-Wrestrict).
+    out.append("L").append(std::to_string(d)).append(": ");
+    out.append(std::to_string(models_at[d])).append(" model, ");
+    out.append(std::to_string(data_at[d])).append(" data (");
+    out.append(std::to_string(keys_at[d])).append(" keys); ");
     weighted += static_cast<double>(keys_at[d]) * static_cast<double>(d);
     keys += keys_at[d];
     data += data_at[d];

@@ -176,6 +176,24 @@ TEST(OfflineTools, RefuseAMountedStoreNamingTheDaemon) {
   EXPECT_EQ(mounted.Unmount(), 0);
 }
 
+// `alexfs stats MOUNTPOINT` asks the daemon (DATA_DIR/stats.sock): figures of
+// the moment, not of the last 10 s metrics file.
+TEST(OfflineTools, StatsOfAMountedStoreAreCurrent) {
+  MountedStore mounted;
+  ASSERT_TRUE(mounted.Mount()) << mounted.last_output();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(WriteFile(mounted.Path("f" + std::to_string(i)), "x"));
+  }
+  std::string out;
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "stats", mounted.mountpoint()}, &out), 0) << out;
+  std::string keys = "alexfs_keys{store=\"" + mounted.data_dir() + "\"} ";
+  size_t at = out.find(keys);
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_GE(std::stoull(out.substr(at + keys.size())), 100u) << out;
+  EXPECT_EQ(mounted.Unmount(), 0);
+  EXPECT_FALSE(std::filesystem::exists(mounted.data_dir() + "/stats.sock"));
+}
+
 TEST(OfflineTools, StatsOfAMountedStoreComeFromItsDaemon) {
   MountedStore mounted;
   ASSERT_TRUE(mounted.Mount()) << mounted.last_output();

@@ -17,7 +17,7 @@ std::string WhyNotAFileKey(std::string_view key) {
     if (slash == std::string_view::npos) slash = path.size();
     std::string_view name = path.substr(start, slash - start);
     if (name.empty()) return "empty path component";
-    if (name == "." || name == "..") return "'" + std::string(name) + "' component";
+    if (name == "." || name == "..") return std::string("'").append(name).append("' component");
     if (name.find('\0') != std::string_view::npos) return "NUL byte in a name";
     if (name.size() > 255) return "name longer than 255 bytes";
     start = slash + 1;

@@ -17,11 +17,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fs/mount.h"
 #include "tools/alexfs/prometheus.h"
+#include "tools/alexfs/stats_socket.h"
 #include "tools/alexfs/commands.h"
 
 namespace alexfs::tools {
@@ -83,6 +85,22 @@ fs::MountConfig ToConfig(const MountArgs& args) {
       Status s = WriteFileAtomically(path, text);
       if (!s.ok()) spdlog::warn("metrics: {}", s.message());
     }
+  };
+  // DATA_DIR/stats.sock: the figures of the moment, for `alexfs stats`.
+  auto socket = std::make_shared<std::unique_ptr<StatsSocket>>();
+  config.on_stats_probe = [socket, data_dir](fs::MountConfig::StatsProbe probe) {
+    if (!probe) {
+      socket->reset();
+      return;
+    }
+    auto text = [probe, data_dir] {
+      StoreStats stats;
+      fs::RequestTotals requests{};
+      probe(&stats, &requests);
+      return PrometheusText(stats, data_dir, &requests);
+    };
+    Status s = StatsSocket::Start(data_dir + "/stats.sock", text, socket.get());
+    if (!s.ok()) spdlog::warn("live stats: {}; alexfs stats falls back to metrics.prom", s.message());
   };
   return config;
 }

@@ -24,6 +24,7 @@
 #include "tools/alexfs/key_rules.h"
 #include "tools/alexfs/progress.h"
 #include "tools/alexfs/prometheus.h"
+#include "tools/alexfs/stats_socket.h"
 
 namespace alexfs::tools {
 namespace {
@@ -235,7 +236,14 @@ int RunStats(const std::string& target) {
   std::unique_ptr<Store> store;
   Status s = OpenExisting(dir, &store);
   if (s.IsBusy()) {
-    // Mounted: the daemon exports its metrics to a file.
+    // Mounted: the daemon answers on its socket with the current figures;
+    // failing that, its metrics file has them as of at most 10 s ago.
+    std::string live;
+    Status asked = ReadStatsSocket(dir + "/stats.sock", &live);
+    if (asked.ok() && !live.empty()) {
+      std::fputs(live.c_str(), stdout);
+      return 0;
+    }
     std::ifstream in(dir + "/metrics.prom");
     if (!in) {
       return Fail("stats", Status::Busy(s.message() + ", and it exports no " + dir +

@@ -33,14 +33,14 @@ class Writer {
       Sample(name, extra.c_str(), static_cast<double>(counts[i]));
     }
   }
-  void Histogram(const char* name, const char* help, const LatencyHistogram::Snapshot& h) {
+  void Histogram(const char* name, const char* help, const LatencySnapshot& h) {
     Header(name, "histogram", help);
     uint64_t cumulative = 0;
     std::string bucket = std::string(name) + "_bucket";
-    for (int i = 0; i < LatencyHistogram::kBuckets; ++i) {
+    for (int i = 0; i < LatencySnapshot::kBuckets; ++i) {
       cumulative += h.buckets[i];
       // Bucket i holds [2^i, 2^(i+1)) ns; emit every fourth bound to keep it short.
-      if (i % 4 == 3 || i == LatencyHistogram::kBuckets - 1) {
+      if (i % 4 == 3 || i == LatencySnapshot::kBuckets - 1) {
         char le[64];
         std::snprintf(le, sizeof le, ",le=\"%.9g\"", static_cast<double>(uint64_t{2} << i) / 1e9);
         Sample(bucket.c_str(), le, static_cast<double>(cumulative));

@@ -52,7 +52,7 @@ class Rng {
 class Zipf {
  public:
   Zipf() = default;
-  Zipf(uint64_t n, double theta) : n_(n), theta_(theta) {
+  Zipf(uint64_t n, double theta) : n_(n) {
     double zetan = 0;
     for (uint64_t i = 1; i <= n; ++i) zetan += 1.0 / std::pow(static_cast<double>(i), theta);
     zetan_ = zetan;
@@ -79,7 +79,6 @@ class Zipf {
 
  private:
   uint64_t n_ = 1;
-  double theta_ = 0.99;
   double zetan_ = 1, alpha_ = 1, eta_ = 0, half_pow_theta_ = 1;
 };
 
