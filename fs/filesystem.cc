@@ -400,6 +400,9 @@ Status Filesystem::TouchDir(const std::string& dir_path, int nlink_delta, int64_
   dir.attr.mtime_ns = dir.attr.ctime_ns = now;
   dir.attr.nlink = static_cast<uint32_t>(static_cast<int64_t>(dir.attr.nlink) + nlink_delta);
   batch->Put(key, EncodeObject(dir.attr, {}));
+  // Every change to a directory's names passes here; the kernel's cached
+  // listing of it is dropped from the invalidator's thread.
+  if (std::shared_ptr<Inode> inode = inodes_.Find(key)) invalidator_.DirectoryChanged(inode->ino);
   return Status::OK();
 }
 

@@ -34,11 +34,12 @@
 // Caching. Every change passes through this daemon and the kernel sees each
 // one, so entries, attributes and negative entries get long timeouts; open sets
 // keep_cache (the kernel's page cache stays valid: writes and truncates go
-// through it) and opendir sets cache_readdir + keep_cache (the kernel drops a
-// cached listing itself when the directory changes through this mount). No
-// operation here changes what the kernel has cached behind its back, so no
-// fuse_lowlevel_notify_inval_* call is needed; should one become necessary it
-// must not be made from inside a handler that holds namespace_mutex_.
+// through it) and opendir sets cache_readdir + keep_cache. The kernel drops a
+// cached listing itself when the directory changes through this mount, but not
+// always while a multi-page listing is being cached: every change to a
+// directory (TouchDir) therefore also queues it on invalidator_, whose thread
+// calls fuse_lowlevel_notify_inval_inode (never from inside a handler, which
+// may hold namespace_mutex_ while the kernel holds the directory's lock).
 //
 // Threads and locks. The session loop runs handlers on many threads.
 //   namespace_mutex_ (shared_mutex): exclusive for every change of the
@@ -68,6 +69,7 @@
 
 #include "engine/store.h"
 #include "fs/inode_table.h"
+#include "fs/invalidator.h"
 #include "fs/request_counts.h"
 #include "fs/value_format.h"
 
@@ -115,6 +117,11 @@ class Filesystem {
 
   // The operation table handed to fuse_session_new; userdata is the Filesystem.
   static const fuse_lowlevel_ops& Operations();
+
+  // Starts / stops telling the kernel which directories changed (fs/invalidator.h):
+  // start once the session exists, stop before it is destroyed.
+  void StartInvalidator(fuse_session* session) { invalidator_.Start(session); }
+  void StopInvalidator() { invalidator_.Stop(); }
 
   // Requests received so far, per kind (every entry of Operations() counts
   // its request before handling it). Thread-safe.
@@ -357,6 +364,8 @@ class Filesystem {
   std::thread committer_;
 
   RequestCounts requests_;
+  // Drops the kernel's cached listing of every directory that changes.
+  Invalidator invalidator_;
 };
 
 // Maps a store Status to the errno the kernel gets: its errno, or EIO.

@@ -346,6 +346,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
 
   StatsTicker ticker(config, store.get(), &filesystem);
 
+  filesystem.StartInvalidator(se);
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(loop, 0);
   fuse_loop_cfg_set_max_threads(loop, 16);
@@ -354,6 +355,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   if (config.on_stopping) config.on_stopping();
 
   // No handler runs any more: commit every dirty file, sync, close the store.
+  filesystem.StopInvalidator();
   Status committed = filesystem.Shutdown();
   if (!committed.ok()) spdlog::error("committing at unmount: {}", committed.ToString());
   fuse_session_unmount(se);

@@ -25,7 +25,8 @@ void Filesystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   // The kernel may keep this listing (cache_readdir) across opens (keep_cache)
   // and serve repeated listings itself; it drops the cache when the directory
-  // changes through this mount, and every change does.
+  // changes through this mount, and every change also invalidates it from the
+  // invalidator's thread (fs/invalidator.h).
   fi->cache_readdir = 1;
   fi->keep_cache = 1;
   fuse_reply_open(req, fi);

@@ -78,9 +78,10 @@ Status Filesystem::MoveObject(const Entry& from, const std::string& to_path, int
     if (key.substr(0, from_prefix.size()) != from_prefix) break;
     std::string new_key = to_prefix;
     new_key.append(key.substr(from_prefix.size()));
-    if (new_key.size() > kMaxKeyBytes) {
+    // Every key below is a file's path or a directory's path plus '/'.
+    if (new_key.size() - (new_key.back() == '/' ? 1 : 0) > kMaxPathBytes) {
       return Status::WithErrno(Status::Code::kInvalidArgument, ENAMETOOLONG,
-                               "rename would make a path longer than the key limit");
+                               "rename would make a path below it longer than 4095 bytes");
     }
     deletes->Delete(key);
     if (key.size() == from_prefix.size()) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "tests/fs/fs_test_util.h"
 #include "tests/support/mounted_store.h"
@@ -96,6 +97,47 @@ TEST_F(RenameTest, ErrnosOfRename) {
   // Renaming to itself is a no-op.
   EXPECT_EQ(::rename(Path("f").c_str(), Path("f").c_str()), 0);
   EXPECT_EQ(GetFile(Path("f")), "f");
+}
+
+// Paths near 4095 bytes are longer than the kernel lets one syscall name from
+// the mountpoint, so the test walks down with directory descriptors.
+TEST_F(RenameTest, DirectoryRenameKeepsEveryPathBelowWithinThePathLimit) {
+  // d/<20 directories of 200 bytes>/<73-byte file>: exactly 4095 bytes.
+  int root = ::open(Path("").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(root, 0);
+  ASSERT_EQ(::mkdirat(root, "d", 0755), 0);
+  int dir = ::openat(root, "d", O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  size_t path_bytes = 1;
+  for (int i = 0; i < 20; ++i) {
+    std::string name(200, static_cast<char>('a' + i));
+    ASSERT_EQ(::mkdirat(dir, name.c_str(), 0755), 0) << i;
+    int below = ::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(below, 0);
+    ::close(dir);
+    dir = below;
+    path_bytes += 1 + name.size();
+  }
+  std::string file(4095 - path_bytes - 1, 'f');
+  ASSERT_EQ(file.size(), 73u);
+  int fd = ::openat(dir, file.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0) << "a 4095-byte path must be allowed";
+  ASSERT_EQ(::write(fd, "deep", 4), 4);
+  ASSERT_EQ(::close(fd), 0);
+  // One byte more anywhere above would make the file's path 4096 bytes.
+  EXPECT_EQ(::renameat(root, "d", root, "dd") == 0 ? 0 : errno, ENAMETOOLONG);
+  ASSERT_EQ(::mkdirat(root, "e", 0755), 0);
+  EXPECT_EQ(::renameat(root, "d", root, "e/d") == 0 ? 0 : errno, ENAMETOOLONG);
+  // The same length is fine, and the file is still there.
+  EXPECT_EQ(::renameat(root, "d", root, "x"), 0) << std::strerror(errno);
+  char buf[8] = {0};
+  fd = ::openat(dir, file.c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(::read(fd, buf, sizeof buf), 4);
+  EXPECT_STREQ(buf, "deep");
+  ::close(fd);
+  ::close(dir);
+  ::close(root);
 }
 
 TEST_F(RenameTest, NoReplaceAndExchange) {

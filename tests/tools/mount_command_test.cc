@@ -127,6 +127,84 @@ TEST(MountCommand, ReplacesTheDeadMountOfAKilledDaemon) {
   EXPECT_NE(store.last_output().find("dead mount"), std::string::npos) << store.last_output();
 }
 
+// Writes `count` files of 64 KiB under `dir`, without fsync (with
+// commit_interval_ms=0 the daemon commits them only at unmount, so its final
+// commit takes a while); file i holds byte 'a' + i % 26.
+void WriteFilesForTheFinalCommit(const std::string& dir, int count) {
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(WriteFile(dir + "/f" + std::to_string(i),
+                          std::string(64 << 10, static_cast<char>('a' + i % 26))));
+  }
+}
+
+void ExpectFilesFromTheFinalCommit(const std::string& dir, int count) {
+  for (int i = 0; i < count; ++i) {
+    std::string got;
+    ASSERT_TRUE(ReadFile(dir + "/f" + std::to_string(i), &got)) << i;
+    EXPECT_EQ(got, std::string(64 << 10, static_cast<char>('a' + i % 26))) << i;
+  }
+}
+
+TEST(UnmountCommand, ReturnsOnlyWhenTheDaemonHasCommittedAndExited) {
+  TempDir dir;
+  std::string data = dir.Sub("data"), mnt = dir.Sub("mnt");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::string out;
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "mount", data, mnt, "-o", "commit_interval_ms=0"}, &out), 0)
+      << out;
+  WriteFilesForTheFinalCommit(mnt, 300);
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "unmount", mnt}, &out), 0) << out;
+  // No waiting: the daemon is gone and the store free when the command returns.
+  EXPECT_FALSE(IsMounted(mnt));
+  EXPECT_TRUE(ProcessesMentioning(data).empty()) << "the daemon is still running";
+  EXPECT_EQ(RunCommand({AlexfsBinary(), "check", data}, &out), 0) << out;
+  EXPECT_EQ(out.find("waiting"), std::string::npos) << out;
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "mount", data, mnt}, &out), 0) << out;
+  ExpectFilesFromTheFinalCommit(mnt, 300);
+  EXPECT_EQ(RunCommand({AlexfsBinary(), "unmount", mnt}, &out), 0) << out;
+}
+
+TEST(UnmountCommand, RefusesAPathThatIsNotAnAlexfsMount) {
+  TempDir dir;
+  std::string out;
+  EXPECT_EQ(RunCommand({AlexfsBinary(), "unmount", dir.path()}, &out), 1);
+  EXPECT_NE(out.find("is not an AlexFS mount"), std::string::npos) << out;
+}
+
+TEST(MountCommand, MountAndOfflineToolsWaitForADaemonThatIsExiting) {
+  TempDir dir;
+  std::string data = dir.Sub("data"), mnt = dir.Sub("mnt");
+  ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
+  std::string out;
+  for (const char* next : {"check", "mount"}) {
+    ASSERT_EQ(RunCommand({AlexfsBinary(), "mount", data, mnt, "-o", "commit_interval_ms=0"}, &out),
+              0) << out;
+    WriteFilesForTheFinalCommit(mnt, 300);
+    // fusermount3 returns before the daemon's final commit; the next command
+    // must wait for it rather than fail with "LOCK is held by pid N".
+    ASSERT_EQ(RunCommand({"fusermount3", "-u", mnt}, &out), 0) << out;
+    if (std::string(next) == "check") {
+      EXPECT_EQ(RunCommand({AlexfsBinary(), "check", data}, &out), 0) << out;
+    } else {
+      ASSERT_EQ(RunCommand({AlexfsBinary(), "mount", data, mnt}, &out), 0) << out;
+      ExpectFilesFromTheFinalCommit(mnt, 300);
+      EXPECT_EQ(RunCommand({AlexfsBinary(), "unmount", mnt}, &out), 0) << out;
+    }
+  }
+}
+
+TEST(MountCommand, ToolsRefuseALiveMountAtOnce) {
+  MountedStore store;
+  ASSERT_TRUE(store.Mount()) << store.last_output();
+  std::string out;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(RunCommand({AlexfsBinary(), "check", store.data_dir()}, &out), 1);
+  EXPECT_NE(out.find("held by pid " + std::to_string(store.pid())), std::string::npos) << out;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5))
+      << "a live mount is not an exiting daemon: no waiting";
+  EXPECT_EQ(store.Unmount(), 0) << store.last_output();
+}
+
 TEST(MountCommand, VersionAndHelp) {
   std::string out;
   EXPECT_EQ(RunCommand({AlexfsBinary(), "--version"}, &out), 0);

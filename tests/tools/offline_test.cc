@@ -78,6 +78,35 @@ TEST(OfflineTools, DumpThenLoadReproducesEveryKeyAndValue) {
   EXPECT_EQ(d1, d2);
 }
 
+// The filesystem allows paths of up to 4095 bytes: a directory's key is one
+// byte longer (its trailing '/'), and such a store must load back.
+TEST(OfflineTools, DumpOfTheLongestPathsLoadsBack) {
+  TempDir dir;
+  std::map<std::string, std::string> model;
+  {
+    std::unique_ptr<Store> store;
+    ASSERT_TRUE(Store::Open(dir.Sub("a"), StoreOptions(), &store).ok());
+    std::string path;
+    for (int i = 0; i < 20; ++i) {
+      path += std::string(200, static_cast<char>('a' + i));
+      model[path + "/"] = "dir-header";
+      path += "/";
+    }
+    std::string deepest_dir = path + std::string(4095 - path.size(), 'd');
+    std::string deepest_file = path + std::string(4095 - path.size(), 'f');
+    ASSERT_EQ(deepest_dir.size(), 4095u);
+    model[deepest_dir + "/"] = "dir-header";
+    model[deepest_file] = "file";
+    for (const auto& [key, value] : model) ASSERT_TRUE(store->Put(key, value, Durability::kBuffered).ok());
+    ASSERT_TRUE(store->Close().ok());
+  }
+  std::string out;
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "dump", dir.Sub("a"), "-o", dir.Sub("dump")}, &out), 0)
+      << out;
+  ASSERT_EQ(RunCommand({AlexfsBinary(), "load", dir.Sub("b"), dir.Sub("dump")}, &out), 0) << out;
+  EXPECT_EQ(ReadAll(dir.Sub("b")), model);
+}
+
 TEST(OfflineTools, LoadRefusesADamagedOrTruncatedDumpAndWritesNothing) {
   TempDir dir;
   Populate(dir.Sub("a"));

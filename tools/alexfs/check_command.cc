@@ -36,6 +36,7 @@
 #include "tools/alexfs/key_rules.h"
 #include "tools/alexfs/orphan_blocks.h"
 #include "tools/alexfs/progress.h"
+#include "tools/alexfs/store_owner.h"
 
 namespace alexfs::tools {
 namespace {
@@ -334,7 +335,10 @@ void AddCheckCommand(CLI::App& app, int* exit_code) {
   check->add_flag("--repair", *repair,
                   "Salvage every record that verifies into a repaired store; the damaged files "
                   "are kept in DATA_DIR/damaged-<time>/");
-  check->callback([=] { *exit_code = RunCheck(*dir, *repair); });
+  check->callback([=] {
+    WaitForExitingDaemon(*dir, "check");
+    *exit_code = RunCheck(*dir, *repair);
+  });
 }
 
 }  // namespace alexfs::tools

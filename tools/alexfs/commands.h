@@ -7,6 +7,8 @@
 namespace alexfs::tools {
 
 void AddMountCommand(CLI::App& app, int* exit_code);
+// unmount MOUNTPOINT: returns once the daemon has committed and exited.
+void AddUnmountCommand(CLI::App& app, int* exit_code);
 // dump, load, compact, stats.
 void AddOfflineCommands(CLI::App& app, int* exit_code);
 // check [--repair].

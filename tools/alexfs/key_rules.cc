@@ -7,9 +7,9 @@ namespace alexfs::tools {
 std::string WhyNotAFileKey(std::string_view key) {
   if (key.empty()) return "empty key";
   if (key[0] == '\0') return "";  // internal key space
-  if (key.size() > 4095) return "path longer than 4095 bytes";
   std::string_view path = key;
   if (path.back() == '/') path.remove_suffix(1);
+  if (path.size() > 4095) return "path longer than 4095 bytes";
   if (path.empty()) return "empty path";
   size_t start = 0;
   while (start <= path.size()) {

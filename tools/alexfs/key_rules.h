@@ -5,7 +5,8 @@
 //     (hard-link bodies, root attributes): accepted as it is;
 //   * otherwise the key is a relative path; a trailing '/' marks a directory;
 //     every component is non-empty, not "." or "..", has no NUL byte and is at
-//     most 255 bytes; the key is at most 4095 bytes;
+//     most 255 bytes; the path (the key without its trailing '/') is at most 4095
+//     bytes, as the filesystem allows;
 //   * no name is both a file and a directory: a file key "a/b" excludes every
 //     key beginning with "a/b/".
 #pragma once

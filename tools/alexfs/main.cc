@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   alexfs::tools::AddMountCommand(app, &exit_code);
+  alexfs::tools::AddUnmountCommand(app, &exit_code);
   alexfs::tools::AddOfflineCommands(app, &exit_code);
   alexfs::tools::AddCheckCommand(app, &exit_code);
 

@@ -25,6 +25,7 @@
 #include "tools/alexfs/prometheus.h"
 #include "tools/alexfs/stats_socket.h"
 #include "tools/alexfs/commands.h"
+#include "tools/alexfs/store_owner.h"
 
 namespace alexfs::tools {
 namespace {
@@ -226,6 +227,7 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
   cmd->add_flag("--debug-fuse", args->debug_fuse, "Print libfuse's trace of every request");
   cmd->callback([args, exit_code] {
     fs::MountConfig config = ToConfig(*args);
+    WaitForExitingDaemon(config.data_dir, "mount");
     *exit_code = args->foreground ? RunForeground(config) : RunDaemon(config);
   });
 }

@@ -1,7 +1,8 @@
 // Offline tools over a store directory: dump, load, compact, stats.
 //
-// Each opens the store itself, so each refuses at once, naming the daemon's pid,
-// while a daemon holds the store (the store's LOCK). `stats` is the exception:
+// Each opens the store itself, so each refuses, naming the daemon's pid, while a
+// daemon holds the store (the store's LOCK); a daemon that is exiting after an
+// unmount is waited for first (WaitForExitingDaemon). `stats` is the exception:
 // given a mounted store (or its mountpoint) it prints the metrics the daemon
 // exports to DATA_DIR/metrics.prom instead.
 #include <spdlog/spdlog.h>
@@ -25,6 +26,7 @@
 #include "tools/alexfs/progress.h"
 #include "tools/alexfs/prometheus.h"
 #include "tools/alexfs/stats_socket.h"
+#include "tools/alexfs/store_owner.h"
 
 namespace alexfs::tools {
 namespace {
@@ -216,20 +218,6 @@ int RunCompact(const std::string& dir) {
   return 0;
 }
 
-// The data directory of the AlexFS mount at `path`, or "" if it is not one.
-std::string DataDirOfMount(const std::string& path) {
-  std::error_code ec;
-  std::string target = std::filesystem::canonical(path, ec).string();
-  if (ec) return "";
-  for (const fs::MountEntry& entry : fs::ReadMountTable()) {
-    if (entry.mount_point == target && entry.fstype == "fuse.alexfs" &&
-        entry.source.rfind("alexfs:", 0) == 0) {
-      return entry.source.substr(7);
-    }
-  }
-  return "";
-}
-
 int RunStats(const std::string& target) {
   std::string dir = DataDirOfMount(target);
   if (dir.empty()) dir = target;
@@ -268,20 +256,29 @@ void AddOfflineCommands(CLI::App& app, int* exit_code) {
               "versioned, checksummed dump format; the store must not be mounted");
   dump->add_option("DATA_DIR", *dir, "The store's directory")->required();
   dump->add_option("-o,--output", *file, "Write to FILE instead of standard output");
-  dump->callback([=] { *exit_code = RunDump(*dir, *file); });
+  dump->callback([=] {
+    WaitForExitingDaemon(*dir, "dump");
+    *exit_code = RunDump(*dir, *file);
+  });
 
   CLI::App* load = app.add_subcommand(
       "load", "Restore a dump from standard input (or FILE) into an empty store; checks the "
               "whole dump first and writes nothing if any entry is damaged or cannot be a file");
   load->add_option("DATA_DIR", *dir, "The store's directory (created if missing)")->required();
   load->add_option("FILE", *file, "The dump (default: standard input)");
-  load->callback([=] { *exit_code = RunLoad(*dir, *file); });
+  load->callback([=] {
+    WaitForExitingDaemon(*dir, "load");
+    *exit_code = RunLoad(*dir, *file);
+  });
 
   CLI::App* compact = app.add_subcommand(
       "compact", "Reclaim the space of overwritten and deleted records now (offline; a mounted "
                  "store compacts itself in the background)");
   compact->add_option("DATA_DIR", *dir, "The store's directory")->required();
-  compact->callback([=] { *exit_code = RunCompact(*dir); });
+  compact->callback([=] {
+    WaitForExitingDaemon(*dir, "compact");
+    *exit_code = RunCompact(*dir);
+  });
 
   CLI::App* stats = app.add_subcommand(
       "stats", "Print a store's metrics in the Prometheus text format (a mounted store's come "
