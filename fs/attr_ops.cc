@@ -89,10 +89,10 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
   } else {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
     std::unique_lock<std::shared_mutex> lock(inode->mutex);
-    std::string key = inodes_.KeyOf(*inode);
     Object object;
     if (!inode->buffer) {
-      Status s = key.empty() ? Removed() : ReadObject(key, &object);
+      // An unlinked file still open (an orphan) reads its pinned old record.
+      Status s = ReadInodeObject(*inode, &object);
       if (!s.ok()) {
         fuse_reply_err(req, ErrnoOf(s));
         return;
@@ -148,6 +148,10 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       // Symlinks, fifos, sockets, devices: rewrite the small value.
       if (to_set & FUSE_SET_ATTR_SIZE) {
         fuse_reply_err(req, EINVAL);
+        return;
+      }
+      if (object.key.empty()) {  // removed: there is no value to rewrite
+        fuse_reply_err(req, ErrnoOf(Removed()));
         return;
       }
       attr = object.attr;

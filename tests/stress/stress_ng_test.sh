@@ -3,17 +3,11 @@
 # --verify, on a tmpfs and on a real AlexFS mount: each stressor that passes on
 # the tmpfs must pass on AlexFS. stress-ng exits 0 even when a stressor stops
 # on an error, so a run passes only with exit 0 and no "error:"/"fail" line.
-#
-# Expected failures (EXPECTED_FAILURES): sync-file stops with ESTALE on
-# ftruncate of an open, unlinked file (the unlinked-open-file work of the
-# "Files as blocks" change). It counts as expected only when it fails with
-# "Stale file handle"; any other failure fails the test.
 # Usage: stress_ng_test.sh ALEXFS_BINARY [SECONDS]
 set -u
 alexfs="$1"
 seconds="${2:-3}"
 STRESSORS="dir dentry rename link symlink fcntl sync-file filename lockf mmap"
-EXPECTED_FAILURES="sync-file"
 
 work=$(mktemp -d /tmp/alexfs-stress-XXXXXX)
 mkdir "$work/data" "$work/mnt" "$work/tmpfs"
@@ -42,8 +36,6 @@ for s in $STRESSORS; do
   fi
   if run "$s" "$work/mnt" "$work/$s.alexfs.log"; then
     echo "PASS $s"
-  elif echo " $EXPECTED_FAILURES " | grep -q " $s " && grep -q "Stale file handle" "$work/$s.alexfs.log"; then
-    echo "XFAIL $s: ESTALE on an open, unlinked file (expected until unlinked open files work)"
   else
     echo "FAIL $s (passes on tmpfs):"; cat "$work/$s.alexfs.log"
     status=1
