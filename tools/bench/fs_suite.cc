@@ -927,7 +927,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
 }
 
 // ---------------------------------------------------------------------------
-// Targets from DESIGN.md, checked against the alexfs rows.
+// The targets the README quotes, checked against the alexfs rows.
 
 struct Goal {
   std::string workload;
