@@ -22,30 +22,13 @@
 
 #include "tests/fs/fs_test_util.h"
 #include "tests/support/mounted_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace alexfs::testing {
 namespace {
 
 constexpr size_t kBlock = 64 << 10;  // fs/value_format.h kBlockBytes
 constexpr size_t kInline = 64 << 10;  // kInlineMaxBytes
-
-// A directory on tmpfs (/dev/shm), removed at the end.
-class TmpfsDir {
- public:
-  TmpfsDir() {
-    char templ[] = "/dev/shm/alexfs-blocks-XXXXXX";
-    const char* made = ::mkdtemp(templ);
-    path_ = made ? made : "";
-  }
-  ~TmpfsDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The file's bytes, read after dropping its cached pages, so the daemon
 // serves them.
@@ -196,7 +179,7 @@ class Differential {
 using BlocksTest = MountTest;
 
 TEST_F(BlocksTest, RandomOperationsMatchTmpfsAcrossRemountsAndKills) {
-  TmpfsDir ref;
+  TempDir ref("/dev/shm");
   ASSERT_FALSE(ref.path().empty());
   Differential diff(store_.get(), ref.path(), 12);
   for (int round = 0; round < 6; ++round) {

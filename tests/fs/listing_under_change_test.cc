@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "tests/support/mounted_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace alexfs::testing {
 namespace {
@@ -164,31 +165,12 @@ Result CheckListings(const std::string& dir, int writers, int listers,
   return result;
 }
 
-// A fresh directory on a tmpfs (/dev/shm), removed at the end.
-class TmpfsDir {
- public:
-  TmpfsDir() {
-    char tmpl[] = "/dev/shm/alexfs-listing-XXXXXX";
-    char* made = ::mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr) << std::strerror(errno);
-    if (made != nullptr) path_ = made;
-  }
-  ~TmpfsDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 constexpr int kWriters = 4;
 constexpr int kListers = 2;
 constexpr std::chrono::milliseconds kDuration{3000};
 
 TEST(ListingUnderChange, TmpfsShowsEveryLastingNameAndNoGoneOne) {
-  TmpfsDir tmpfs;
+  TempDir tmpfs("/dev/shm");
   ASSERT_FALSE(tmpfs.path().empty());
   Result r = CheckListings(tmpfs.path(), kWriters, kListers, kDuration);
   std::printf("%llu listings, %llu erred\n", static_cast<unsigned long long>(r.listings),

@@ -13,9 +13,10 @@
 
 namespace alexfs::testing {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/alexfs-test-XXXXXX";
+TempDir::TempDir(const std::string& base) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string parent = !base.empty() ? base : (tmpdir && *tmpdir ? tmpdir : "/tmp");
+  std::string pattern = parent + "/alexfs-test-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }

@@ -1,5 +1,6 @@
-// TempDir: a fresh directory under $TMPDIR (or /tmp), removed with everything in
-// it when the object dies. Mounts found inside are detached first.
+// TempDir: a fresh directory under `base` (default $TMPDIR, or /tmp; e.g.
+// "/dev/shm" for a tmpfs reference), removed with everything in it when the
+// object dies. Mounts found inside are detached first.
 #pragma once
 
 #include <string>
@@ -9,7 +10,7 @@ namespace alexfs::testing {
 
 class TempDir {
  public:
-  TempDir();
+  explicit TempDir(const std::string& base = "");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
