@@ -72,23 +72,7 @@ bool DirectoryIsEmpty(const std::string& path) {
 Status DetachDeadMount(const std::string& mountpoint) {
   if (::umount2(mountpoint.c_str(), MNT_DETACH) == 0) return Status::OK();
   int err = errno;
-  // No shell: the mountpoint is one argument, whatever characters it holds.
-  std::vector<std::string> args = {"fusermount3", "-u", "-z", "--", mountpoint};
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  const int rc = ::posix_spawnp(&pid, "fusermount3", &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc == 0) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::OK();
-  }
+  if (RunFusermount({"-u", "-z", "--", mountpoint}, /*quiet=*/true) == 0) return Status::OK();
   return Status::FromErrno(err, "detaching the dead mount at " + mountpoint);
 }
 
@@ -223,6 +207,29 @@ Status PrepareMountpoint(const std::string& mountpoint, bool allow_nonempty) {
                                  "mount over them anyway)");
   }
   return Status::OK();
+}
+
+int RunFusermount(const std::vector<std::string>& args, bool quiet) {
+  // No shell: each argument is passed as it is, whatever characters it holds.
+  std::vector<std::string> argv_storage = {"fusermount3"};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = ::posix_spawnp(&pid, "fusermount3", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    errno = rc;
+    return -1;
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 Status Serve(const MountConfig& config, const std::function<void(const Status&)>& on_ready) {

@@ -67,4 +67,9 @@ std::vector<MountEntry> ReadMountTable();
 // True if `path` is a mount point in /proc/self/mountinfo.
 bool IsMountPoint(const std::string& path);
 
+// Runs `fusermount3 ARGS...` (no shell: each argument passed as it is) and
+// waits for it. Its exit status (128 + signal if killed), or -1 with errno set
+// if it could not start. With `quiet` its stderr goes to /dev/null.
+int RunFusermount(const std::vector<std::string>& args, bool quiet);
+
 }  // namespace alexfs::fs

@@ -4,8 +4,6 @@
 // everything and released the store's LOCK (and has exited), so `alexfs mount`,
 // `alexfs check` or a backup of DATA_DIR can follow at once. `fusermount3 -u`
 // alone returns while the daemon is still committing.
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,28 +18,9 @@
 #include "tools/alexfs/commands.h"
 #include "tools/alexfs/store_owner.h"
 
-extern char** environ;
 
 namespace alexfs::tools {
 namespace {
-
-// Runs `fusermount3 -u mountpoint`, its messages on our stderr; its exit status.
-int RunFusermount(const std::string& mountpoint) {
-  std::string prog = "fusermount3";
-  std::string flag = "-u";
-  std::string target = mountpoint;
-  char* argv[] = {prog.data(), flag.data(), target.data(), nullptr};
-  pid_t pid = 0;
-  int err = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv, environ);
-  if (err != 0) {
-    std::fprintf(stderr, "alexfs unmount: cannot run fusermount3: %s\n", std::strerror(err));
-    return -1;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 int RunUnmount(const std::string& mountpoint, int timeout_seconds) {
   std::string data_dir = DataDirOfMount(mountpoint);
@@ -50,7 +29,11 @@ int RunUnmount(const std::string& mountpoint, int timeout_seconds) {
     return 1;
   }
   pid_t holder = LockHolder(data_dir);
-  int rc = RunFusermount(mountpoint);
+  int rc = fs::RunFusermount({"-u", "--", mountpoint}, /*quiet=*/false);
+  if (rc < 0) {
+    std::fprintf(stderr, "alexfs unmount: cannot run fusermount3: %s\n", std::strerror(errno));
+    return 1;
+  }
   if (rc != 0) {
     std::fprintf(stderr, "alexfs unmount: fusermount3 -u %s failed (exit %d); still mounted\n",
                  mountpoint.c_str(), rc);
