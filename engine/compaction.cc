@@ -289,7 +289,7 @@ Status StoreImpl::CompactImpl(bool background) {
     log::ScanResult r;
     Status s = seg->kind() == log::SegmentKind::kSorted
                    ? log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r)
-                   : log::ScanLogSegment(seg->name(), seg->base(), size, false, on_record, &r);
+                   : log::ScanLogSegment(seg->name(), seg->base(), 0, size, log::kNoTornTail, on_record, &r);
     if (!s.ok()) {
       spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
       return s;

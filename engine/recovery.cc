@@ -304,6 +304,10 @@ Status StoreImpl::Recover() {
   for (const auto& [id, kind] : m.segments) {
     if (kind == log::SegmentKind::kLog) newest_log = id;
   }
+  // How far the newest segment is known durable: its tail may be torn only
+  // from there on (engine/sync_point.h).
+  const SyncPoint sync_point = ReadSyncPoint(env_, dir_);
+  const uint64_t torn_tail_from = sync_point.segment == newest_log ? sync_point.offset : 0;
 
   // Read every segment.
   auto table = std::make_unique<SegmentTable>();
@@ -390,7 +394,8 @@ Status StoreImpl::Recover() {
           log_items.push_back(Item{e.key, rec.sequence, log::PackLocation(seg_id, offset + entry_offset), 0});
         });
       };
-      s = log::ScanLogSegment(seg->name(), seg->base(), size, is_newest, on_record, &r);
+      s = log::ScanLogSegment(seg->name(), seg->base(), 0, size,
+                              is_newest ? torn_tail_from : log::kNoTornTail, on_record, &r);
     }
     if (!s.ok()) {
       spdlog::error("alexfs: cannot open store {}: {}", dir_, s.ToString());
@@ -403,9 +408,11 @@ Status StoreImpl::Recover() {
         torn_total += r.torn_bytes;
       }
       if (r.torn_bytes > 0 || size < seg->capacity()) {
-        s = seg->TruncateAndReserve(r.valid_end, seg->capacity());
-        if (!s.ok()) return s;
+        s = seg->TruncateAndReserve(r.valid_end, seg->capacity());  // syncs
+      } else {
+        s = seg->Sync();  // what an earlier process left in the page cache
       }
+      if (!s.ok()) return s;
       newest = seg;
       newest_end = r.valid_end;
     } else if (kind == log::SegmentKind::kLog && size > r.valid_end) {
@@ -522,6 +529,11 @@ Status StoreImpl::Recover() {
   }
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_t0).count();
+
+  // Everything recovered is durable now: the new sync point.
+  s = sync_point_.Open(env_, dir_);
+  if (!s.ok()) spdlog::warn("alexfs: no sync point for {}: {}", dir_, s.ToString());
+  if (newest != nullptr) sync_point_.Record(SyncPoint{newest->id(), newest_end}, /*now=*/true);
 
   manifest_ = std::move(m);
   next_sequence_ = max_seq + 1;

@@ -7,6 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/mapped_read.h"
+
 namespace alexfs {
 namespace {
 
@@ -170,14 +172,22 @@ Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
   Status s;
   {
     EpochManager::Guard guard = epochs_->Enter();
-    uint64_t loc;
-    if (key.empty() || key.size() > kMaxKeyBytes || !FindLocation(key, &loc)) {
+    uint64_t loc = 0;
+    bool found = false;
+    std::string_view view;
+    // The lookup compares keys in the mapped log and reads the entry header:
+    // a page gone under the mapping fails this one Get (engine/mapped_read.h).
+    const bool readable = GuardMappedRead([&] {
+      found = !key.empty() && key.size() <= kMaxKeyBytes && FindLocation(key, &loc);
+      if (found) view = log::EntryAtUnchecked(SegmentOf(loc)->base() + log::LocationOffset(loc)).value;
+    });
+    if (!readable || !found) {
       value->value_ = std::string_view();
       if (value->pin_) value->pin_->segment.reset();
-      s = Status::NotFound(std::string());
+      s = readable ? Status::NotFound(std::string()) : MappedReadError(key);
     } else {
       const auto& seg = SegmentOf(loc);
-      value->value_ = log::EntryAtUnchecked(seg->base() + log::LocationOffset(loc)).value;
+      value->value_ = view;
       if (!value->pin_) value->pin_ = std::make_unique<PinnedValue::Pin>();
       // A reused PinnedValue often pins this segment already: skip the two
       // reference-count RMWs on the segment's shared control block.
@@ -192,7 +202,17 @@ bool StoreImpl::Contains(std::string_view key) const {
   if (key.empty() || key.size() > kMaxKeyBytes) return false;
   EpochManager::Guard guard = epochs_->Enter();
   uint64_t loc;
-  return FindLocation(key, &loc);
+  bool found = false;
+  if (!GuardMappedRead([&] { found = FindLocation(key, &loc); })) (void)MappedReadError(key);
+  return found;
+}
+
+Status StoreImpl::MappedReadError(std::string_view key) const {
+  Status s = Status::FromErrno(
+      EIO, "reading key '" + std::string(key.substr(0, 200)) + "' from the log of " + dir_ +
+               ": a mapped page is unreadable (SIGBUS: a segment file truncated or a disk error)");
+  spdlog::error("alexfs: {}", s.ToString());
+  return s;
 }
 
 int StoreImpl::FindInOverlay(std::string_view key, uint64_t* loc) const {
@@ -255,6 +275,7 @@ Status StoreImpl::SyncThrough(uint64_t target) {
   // Run the next one; it covers everything appended so far.
   syncing_ = true;
   const uint64_t upto = appended_seq_;
+  const uint64_t upto_end = appended_end_;
   std::shared_ptr<log::Segment> seg = sync_seg_;
   l.unlock();
   const uint64_t t0 = NowNanos();
@@ -273,6 +294,7 @@ Status StoreImpl::SyncThrough(uint64_t target) {
   }
   l.unlock();
   sync_cv_.notify_all();
+  if (s.ok()) sync_point_.Record(SyncPoint{seg->id(), upto_end}, /*now=*/false);
   return s.ok() ? s : sync_error_;
 }
 
@@ -307,6 +329,7 @@ Status StoreImpl::Enqueue(Writer* w) {
   l.lock();
   if (s.ok() && bytes > 0) {
     appended_seq_ = next_sequence_ - 1;
+    appended_end_ = active_end_;
     if (sync_seg_ != active_) sync_seg_ = active_;
   }
   for (Writer* g : group_) {
@@ -546,10 +569,13 @@ Status StoreImpl::Close() {
   if (bg_thread_.joinable()) bg_thread_.join();
   std::lock_guard<std::mutex> cl(compaction_mu_);  // let a running Compact() finish
   Status s = Sync();
+  SyncPoint synced;
   {
     std::lock_guard<std::mutex> l(mu_);
     closed_ = true;
+    if (s.ok() && sync_seg_ != nullptr) synced = SyncPoint{sync_seg_->id(), appended_end_};
   }
+  sync_point_.Record(synced, /*now=*/true);
   lock_.Release();
   if (s.ok()) {
     spdlog::info("alexfs: closed store {}", dir_);

@@ -47,6 +47,7 @@
 #include "engine/manifest.h"
 #include "engine/segment_table.h"
 #include "engine/stats_counters.h"
+#include "engine/sync_point.h"
 #include "engine/store.h"
 
 namespace alexfs {
@@ -133,6 +134,8 @@ class StoreImpl final : public Store, private index::KeyReader {
   int FindInOverlay(std::string_view key, uint64_t* loc) const;
   // Index lookup behind Get/Contains: overlay first. REQUIRES: epoch guard.
   bool FindLocation(std::string_view key, uint64_t* loc) const;
+  // The EIO a Get returns (and logs) when reading `key` met SIGBUS.
+  Status MappedReadError(std::string_view key) const;
   // Starts a new active log segment able to hold `needed` bytes.
   // REQUIRES: the caller is the commit leader (or Open).
   Status RollSegment(uint64_t needed);
@@ -210,10 +213,15 @@ class StoreImpl final : public Store, private index::KeyReader {
 
   // Sync pipeline state, protected by mu_.
   uint64_t appended_seq_ = 0;   // last sequence appended and applied (0: none since Open)
+  uint64_t appended_end_ = 0;   // offset in sync_seg_ just past the record of appended_seq_
   uint64_t synced_seq_ = 0;     // every record with sequence <= this is durable
   bool syncing_ = false;        // an fdatasync of sync_seg_ is running
   std::shared_ptr<log::Segment> sync_seg_;  // the segment holding appended_seq_
   std::condition_variable sync_cv_;         // syncing_ went false; with mu_
+
+  // dir_/SYNCPOINT: recorded at Open, Close and (at most once a second)
+  // after an fdatasync of the log (engine/sync_point.h).
+  SyncPointWriter sync_point_;
 
   // When the last fdatasync of the log ended (NowNanos); see CommitGroup.
   std::atomic<uint64_t> last_sync_nanos_{0};

@@ -63,11 +63,31 @@ Status Damage(const std::string& name, uint64_t offset, const char* what) {
 
 }  // namespace
 
-Status ScanLogSegment(const std::string& name, const char* data, uint64_t size,
-                      bool tail_may_be_torn, const RecordCallback& fn, ScanResult* result) {
+uint64_t FindNextRecord(const char* data, uint64_t from, uint64_t size, uint64_t after_sequence) {
+  for (uint64_t p = from; p + kMinRecordSize <= size; ++p) {
+    const uint32_t len = DecodeFixed32(data + p + 4);
+    if (len < kMinRecordSize - kPrefixSize || len > size - p - kPrefixSize) continue;
+    DecodedRecord rec;
+    if (DecodeRecord(data + p, size - p, true, &rec) == DecodeResult::kOk &&
+        rec.type != RecordType::kFooter && rec.sequence > after_sequence) {
+      return p;
+    }
+  }
+  return size;
+}
+
+Status ScanLogSegment(const std::string& name, const char* data, uint64_t from, uint64_t size,
+                      uint64_t torn_tail_from, const RecordCallback& fn, ScanResult* result) {
   *result = ScanResult();
-  uint64_t pos = 0;
+  uint64_t pos = from;
   uint64_t last_seq = 0;
+  auto damage = [&](const std::string& what) {
+    result->valid_end = pos;
+    return Damage(name, pos, what.c_str());
+  };
+  const std::string before_sync_point =
+      torn_tail_from == kNoTornTail ? std::string()
+                                    : ", before the sync point " + std::to_string(torn_tail_from);
   while (pos < size) {
     DecodedRecord rec;
     DecodeResult r = DecodeRecord(data + pos, size - pos, /*verify_crc=*/true, &rec);
@@ -75,7 +95,7 @@ Status ScanLogSegment(const std::string& name, const char* data, uint64_t size,
       if (rec.type == RecordType::kFooter) {
         r = DecodeResult::kMalformed;  // footers belong to sorted segments only
       } else if (rec.sequence <= last_seq && result->records > 0) {
-        return Damage(name, pos, "sequence number goes backwards");
+        return damage("sequence number goes backwards");
       } else {
         fn(rec, pos);
         last_seq = rec.sequence;
@@ -86,24 +106,21 @@ Status ScanLogSegment(const std::string& name, const char* data, uint64_t size,
     }
     const uint64_t junk_end = EndOfNonZero(data, pos, size);
     if (junk_end == pos) break;  // the rest is zeros: a clean end
-    if (!tail_may_be_torn) return Damage(name, pos, Describe(r));
+    if (torn_tail_from == kNoTornTail) return damage(Describe(r));
+    if (pos < torn_tail_from) return damage(Describe(r) + before_sync_point);
     // A complete record with a newer sequence after the bad bytes: either
     // pages of the unsynced tail were lost in a power cut (the records after
     // the hole were never acknowledged as durable: the tail is dropped from
     // the hole on), or bytes were damaged after being written. Resynchronise
     // byte by byte to find out.
-    for (uint64_t p = pos + 1; p + kMinRecordSize <= junk_end; ++p) {
-      const uint32_t len = DecodeFixed32(data + p + 4);
-      if (len < kMinRecordSize - kPrefixSize || len > junk_end - p - kPrefixSize) continue;
-      DecodedRecord after;
-      if (DecodeRecord(data + p, junk_end - p, true, &after) == DecodeResult::kOk &&
-          after.type != RecordType::kFooter && after.sequence > last_seq) {
-        if (LooksLikeLostPage(data, pos, p)) break;
-        return Damage(name, pos, Describe(r));
-      }
-    }
+    const uint64_t next = FindNextRecord(data, pos + 1, junk_end, last_seq);
+    if (next < junk_end && !LooksLikeLostPage(data, pos, next)) return damage(Describe(r));
     result->torn_bytes = junk_end - pos;
     break;
+  }
+  if (torn_tail_from != kNoTornTail && pos < torn_tail_from) {
+    // Synced records read as zeros.
+    return damage("the records end here" + before_sync_point);
   }
   result->valid_end = pos;
   return Status::OK();

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -85,6 +86,9 @@ TEST(CorruptionTest, TornTailIsTruncatedAtEveryOffset) {
   for (uint64_t cut = start; cut < ends[n - 1]; ++cut) {
     const std::string work = dir.Sub("work");
     CopyDir(golden, work);
+    // The crash this models came before any sync point past `start` was
+    // recorded (the one Close recorded would make every cut damage).
+    fs::remove(work + "/SYNCPOINT");
     const std::string seg = work + "/" + seg_name;
     if (cut % 2 == 0) {
       fs::resize_file(seg, cut);  // the file ends mid-record
@@ -138,6 +142,106 @@ TEST(CorruptionTest, DamageBeforeGoodRecordsInNewestSegmentRefusesToOpen) {
   ASSERT_TRUE(st.IsCorruption()) << st.ToString();
   EXPECT_NE(st.message().find("offset " + std::to_string(ends[4])), std::string::npos)
       << st.message();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fwrite(bytes.data(), 1, bytes.size(), f), bytes.size());
+  std::fclose(f);
+}
+
+// The sync point (engine/sync_point.h) separates damage from a torn tail in
+// the newest segment: a page of zeros followed by intact records (what a
+// power cut leaves of an unsynced tail) is truncated if it lies past the
+// sync point, and refuses to open, naming file and offset, if before it.
+TEST(CorruptionTest, ALostPageBeforeTheSyncPointIsDamageAfterItATornTail) {
+  ScratchDir dir;
+  const std::string golden = dir.Sub("golden");
+  StoreOptions o = Opts();
+  o.segment_bytes = 1 << 20;
+  std::vector<uint64_t> ends;
+  std::string early_sync_point;
+  int i = 0;
+  for (uint64_t until : {uint64_t{5000}, uint64_t{20000}}) {
+    auto s = testing::OpenOrDie(golden, o);
+    for (; s->GetStats().log_bytes < until; ++i) {
+      ASSERT_TRUE(s->Put("key" + std::to_string(i), Value(i)).ok());
+      ends.push_back(s->GetStats().log_bytes);
+    }
+    ASSERT_TRUE(s->Close().ok());  // records the sync point: the end
+    if (early_sync_point.empty()) early_sync_point = ReadFile(golden + "/SYNCPOINT");
+  }
+  ASSERT_EQ(early_sync_point.size(), 16u);
+  ASSERT_EQ(Segments(golden).size(), 1u);
+  const std::string seg_name = fs::path(Segments(golden).back()).filename();
+  // The record that the aligned page [8192, 12288) starts in.
+  size_t hit = 0;
+  while (ends[hit] <= 8192) ++hit;
+  const uint64_t damaged_at = ends[hit - 1];
+
+  // Sync point at the end (Close): damage.
+  const std::string work = dir.Sub("work");
+  CopyDir(golden, work);
+  ZeroRange(work + "/" + seg_name, 8192, 12288);
+  {
+    std::unique_ptr<Store> s;
+    Status st = Store::Open(work, o, &s);
+    ASSERT_TRUE(st.IsCorruption()) << st.ToString();
+    EXPECT_NE(st.message().find(seg_name + " offset " + std::to_string(damaged_at) + ": "),
+              std::string::npos)
+        << st.message();
+    EXPECT_NE(st.message().find("before the sync point"), std::string::npos) << st.message();
+  }
+
+  // Sync point at ~5000 (the first Close): a torn tail from the lost page on.
+  CopyDir(golden, work);
+  ZeroRange(work + "/" + seg_name, 8192, 12288);
+  WriteFile(work + "/SYNCPOINT", early_sync_point);
+  {
+    std::unique_ptr<Store> s;
+    Status st = Store::Open(work, o, &s);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    EXPECT_GT(s->GetStats().recovered_torn_bytes, 0u);
+    for (int k = 0; k < i; ++k) {
+      ASSERT_EQ(GetOr(*s, "key" + std::to_string(k)),
+                ends[static_cast<size_t>(k)] <= damaged_at ? Value(k) : "<missing>")
+          << k;
+    }
+  }
+}
+
+// A segment file truncated under a live store: reading a key whose record is
+// gone fails that Get with EIO (SIGBUS caught, engine/mapped_read.h), again
+// and again, and the process lives on.
+TEST(CorruptionTest, ASegmentTruncatedUnderALiveStoreFailsReadsWithEIO) {
+  ScratchDir dir;
+  auto s = testing::OpenOrDie(dir.path(), Opts());
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(i), Value(i)).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir.path());
+  ASSERT_GE(segs.size(), 3u);
+  fs::resize_file(segs[0], 0);
+  for (int round = 0; round < 3; ++round) {
+    PinnedValue v;
+    Status st = s->Get("key0", &v);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.errno_value(), EIO) << st.ToString();
+    EXPECT_NE(st.message().find("SIGBUS"), std::string::npos) << st.ToString();
+    EXPECT_TRUE(v.value().empty());
+  }
+  EXPECT_GT(s->GetStats().gets, 0u);
 }
 
 TEST(CorruptionTest, DamageInSortedSegmentRefusesToOpen) {

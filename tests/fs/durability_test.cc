@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "tests/fs/fs_test_util.h"
@@ -78,6 +82,36 @@ TEST_F(DurabilityTest, FsyncedFilesSurviveAKilledDaemon) {
   }
   std::string partial = GetFile(Path("partial"));
   EXPECT_TRUE(partial == "durable" || partial == "durable and more") << partial;
+}
+
+// The store's segment files truncated under the live daemon: reads fail with
+// EIO (the SIGBUS of the mapping caught, engine/mapped_read.h), the daemon
+// lives on and logs the error.
+TEST_F(DurabilityTest, ReadsFromATruncatedSegmentFailWithEIOAndTheDaemonLives) {
+  ASSERT_TRUE(PutFile(Path("small"), Pattern(300, 1), /*sync=*/true));
+  ASSERT_TRUE(PutFile(Path("big"), Pattern(200000, 2), /*sync=*/true));
+  // A new daemon: no page of these files is in the kernel's cache.
+  ASSERT_EQ(store_->Unmount(), 0);
+  ASSERT_TRUE(store_->Remount()) << store_->last_output();
+  for (const auto& e : std::filesystem::directory_iterator(store_->data_dir())) {
+    if (e.path().extension() == ".log") std::filesystem::resize_file(e.path(), 0);
+  }
+  for (const char* name : {"small", "big"}) {
+    errno = 0;
+    int fd = ::open(Path(name).c_str(), O_RDONLY);
+    int err = errno;
+    if (fd >= 0) {
+      char buf[4096];
+      EXPECT_LT(::read(fd, buf, sizeof buf), 0) << name;
+      err = errno;
+      ::close(fd);
+    }
+    EXPECT_EQ(err, EIO) << name << ": " << std::strerror(err);
+  }
+  int status = 0;
+  EXPECT_EQ(::waitpid(store_->pid(), &status, WNOHANG), 0)
+      << "the daemon died: " << (WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit");
+  EXPECT_TRUE(IsMounted(store_->mountpoint()));
 }
 
 TEST_F(DurabilityTest, ClosedFilesSurviveAKilledDaemonAfterTheCommitInterval) {

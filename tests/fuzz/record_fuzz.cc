@@ -45,10 +45,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   ScanResult r;
-  for (bool torn_ok : {true, false}) {
+  for (uint64_t torn_from : {uint64_t{0}, size / 2, alexfs::log::kNoTornTail}) {
     uint64_t last_end = 0;
     alexfs::Status s = ScanLogSegment(
-        "fuzz.log", p, size, torn_ok,
+        "fuzz.log", p, 0, size, torn_from,
         [&](const DecodedRecord& rec, uint64_t off) {
           Check(off >= last_end && off + rec.size <= size);
           last_end = off + rec.size;

@@ -268,8 +268,11 @@ Status FaultEnv::MaterializeCrashImage() {
   std::lock_guard<std::mutex> l(mu_);
   if (!cut_.load()) return Status::InvalidArgument("MaterializeCrashImage before a power cut");
   for (const auto& [dir, files] : image_) {
+    // A directory removed after the cut is still there in the image.
+    Status s = base_->CreateDirs(dir);
+    if (!s.ok()) return s;
     std::vector<std::string> names;
-    Status s = base_->ListDir(dir, &names);
+    s = base_->ListDir(dir, &names);
     if (!s.ok()) return s;
     for (const std::string& n : names) {
       const std::string p = dir + "/" + n;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/log/reader.h"
 #include "engine/store.h"
 #include "tests/support/mounted_store.h"
 
@@ -97,6 +98,52 @@ TEST(Check, FindsInjectedDamageAndRepairSalvagesTheRest) {
     }
   }
   EXPECT_EQ(missing, 1) << "exactly the damaged record is lost";
+}
+
+// check and recovery read segments with the same reader: the torn tail check
+// reports (offset and bytes) is the one Open truncates.
+TEST(Check, ReportsATornTailAsOpenRecoversIt) {
+  TempDir dir;
+  Populate(dir.Sub("s"));
+  const std::string segment = OnlySegment(dir.Sub("s"));
+  std::string bytes;
+  {
+    std::ifstream in(segment, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  log::ScanResult r;
+  ASSERT_TRUE(log::ScanLogSegment("s", bytes.data(), 0, bytes.size(), 0,
+                                  [](const log::DecodedRecord&, uint64_t) {}, &r)
+                  .ok());
+  const uint64_t end = r.valid_end;
+  ASSERT_GT(end, 1000u);
+  // An append cut short: the first 30 bytes of the first record after the end
+  // of the data.
+  {
+    std::fstream f(segment, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(end));
+    f.write(bytes.data(), 30);
+  }
+  // check (with no damage it then opens the store itself, for the orphaned
+  // blocks) on one copy, Open on another.
+  std::filesystem::copy(dir.Sub("s"), dir.Sub("copy"), std::filesystem::copy_options::recursive);
+  std::string out;
+  EXPECT_EQ(RunCommand({AlexfsBinary(), "check", dir.Sub("s")}, &out), 0) << out;
+  const std::string name = std::filesystem::path(segment).filename();
+  EXPECT_NE(out.find("note: " + name + " offset " + std::to_string(end) + ": torn tail of 30 bytes"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("0 damaged ranges"), std::string::npos) << out;
+  {
+    std::unique_ptr<Store> store;
+    Status s = Store::Open(dir.Sub("copy"), StoreOptions(), &store);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(store->GetStats().recovered_torn_bytes, 30u);
+    PinnedValue v;
+    EXPECT_TRUE(store->Get("k/" + std::to_string(kKeys - 1), &v).ok());
+  }
+  EXPECT_EQ(RunCommand({AlexfsBinary(), "check", dir.Sub("s")}, &out), 0) << out;
+  EXPECT_EQ(out.find("torn tail"), std::string::npos) << out;
 }
 
 TEST(Check, RefusesAStoreInUse) {

@@ -99,7 +99,7 @@ TEST(ReaderTest, ZeroTailIsACleanEnd) {
   std::string seg = ThreeRecords(&ends) + std::string(4096, '\0');
   ScanResult r;
   int n = 0;
-  ASSERT_TRUE(ScanLogSegment("000001.log", seg.data(), seg.size(), false,
+  ASSERT_TRUE(ScanLogSegment("000001.log", seg.data(), 0, seg.size(), kNoTornTail,
                              [&](const DecodedRecord&, uint64_t) { ++n; }, &r)
                   .ok());
   EXPECT_EQ(n, 3);
@@ -112,12 +112,12 @@ TEST(ReaderTest, TruncatedTrailingRecordIsATornTail) {
   std::string seg = ThreeRecords(&ends);
   std::string cut = seg.substr(0, ends[2] - 5) + std::string(100, '\0');
   ScanResult r;
-  ASSERT_TRUE(ScanLogSegment("000001.log", cut.data(), cut.size(), true,
+  ASSERT_TRUE(ScanLogSegment("000001.log", cut.data(), 0, cut.size(), 0,
                              [](const DecodedRecord&, uint64_t) {}, &r)
                   .ok());
   EXPECT_EQ(r.valid_end, ends[1]);
   EXPECT_EQ(r.torn_bytes, ends[2] - 5 - ends[1]);
-  Status s = ScanLogSegment("000001.log", cut.data(), cut.size(), false,
+  Status s = ScanLogSegment("000001.log", cut.data(), 0, cut.size(), kNoTornTail,
                             [](const DecodedRecord&, uint64_t) {}, &r);
   EXPECT_TRUE(s.IsCorruption());
   EXPECT_EQ(s.message().rfind("000001.log offset " + std::to_string(ends[1]) + ": ", 0), 0u)
@@ -129,7 +129,7 @@ TEST(ReaderTest, DamageFollowedByAGoodRecordIsCorruption) {
   std::string seg = ThreeRecords(&ends);
   seg[ends[0] + 20] ^= 1;  // in the middle record
   ScanResult r;
-  Status s = ScanLogSegment("000002.log", seg.data(), seg.size(), true,
+  Status s = ScanLogSegment("000002.log", seg.data(), 0, seg.size(), 0,
                             [](const DecodedRecord&, uint64_t) {}, &r);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_NE(s.message().find("offset " + std::to_string(ends[0])), std::string::npos);

@@ -1,0 +1,38 @@
+// Reads of mapped segment bytes that can fail.
+//
+// Segments are read through their mappings (engine/log/segment.h). A page
+// whose backing is gone -- the file truncated under the mapping, a disk error
+// on a page not in memory -- makes the kernel raise SIGBUS in the thread that
+// touches it. GuardMappedRead runs fn with a per-thread recovery point: a
+// SIGBUS inside fn returns to it (siglongjmp) and GuardMappedRead returns
+// false, so the caller reports an I/O error for that one request instead of
+// the process dying. A SIGBUS outside any guarded region keeps its default
+// action (the process dies, with a core).
+//
+// The handler is installed on first use (sigaction; a handler installed
+// before is called for SIGBUS outside guarded regions).
+//
+// REQUIRES of fn: a SIGBUS may abandon it anywhere, so it must only read:
+// take no lock, allocate nothing, and own nothing whose destructor must run
+// (open epoch guards, pins and locks belong outside, around the call).
+// Guarded regions nest.
+//
+// Thread-safety: thread-safe (the recovery point is per thread).
+#pragma once
+
+#include <type_traits>
+
+namespace alexfs {
+
+namespace mapped_read_internal {
+// Runs fn(arg) under the recovery point; false if it faulted.
+bool Run(void (*fn)(void*), void* arg);
+}  // namespace mapped_read_internal
+
+template <typename Fn>
+bool GuardMappedRead(Fn&& fn) {
+  return mapped_read_internal::Run(
+      [](void* f) { (*static_cast<std::remove_reference_t<Fn>*>(f))(); }, &fn);
+}
+
+}  // namespace alexfs
