@@ -696,6 +696,10 @@ const fuse_lowlevel_ops kOps = [] {
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     Self(req, Request::kFsyncDir)->FsyncDir(req, ino, datasync, fi);
   };
+  ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                     fuse_file_info* fi) {
+    Self(req, Request::kFallocate)->Fallocate(req, ino, mode, offset, length, fi);
+  };
   ops.setxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                     size_t size, int flags) {
     Self(req, Request::kSetXattr)->SetXattr(req, ino, name, value, size, flags);

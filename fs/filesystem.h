@@ -6,6 +6,7 @@
 //   filesystem.cc   state, init/destroy/statfs, object access, commits, the
 //                   background committer, the operation table
 //   attr_ops.cc     getattr, setattr (permissions: the kernel, see mount.cc)
+//   fallocate.cc    fallocate
 //   xattr_ops.cc    setxattr, getxattr, listxattr, removexattr; POSIX ACLs
 //   file_ops.cc     open, create, read, write, flush, release, fsync, lseek
 //   namespace_ops.cc  lookup, forget, mknod, mkdir, symlink, readlink, unlink,
@@ -157,6 +158,10 @@ class Filesystem {
   // SEEK_DATA / SEEK_HOLE (holes: missing blocks, and the zeros after a
   // short block's end); other whence values are the kernel's.
   void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi);
+  // Mode 0 (extend), KEEP_SIZE, PUNCH_HOLE | KEEP_SIZE; EOPNOTSUPP for the
+  // rest (fs/fallocate.cc).
+  void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi);
 
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Forget(fuse_ino_t ino, uint64_t nlookup);
