@@ -1,10 +1,11 @@
-// getattr, setattr, access.
+// getattr, setattr, and ChangeAttr, which setattr and the xattr operations share.
 #include <unistd.h>
 
 #include <cerrno>
 #include <vector>
 
 #include "fs/filesystem.h"
+#include "fs/posix_acl.h"
 
 namespace alexfs::fs {
 namespace {
@@ -35,6 +36,8 @@ void ApplySetAttr(const struct stat& in, int to_set, int64_t now, Attr* a) {
     a->mtime_ns = FromTimespec(in.st_mtim);
   }
   a->ctime_ns = (to_set & FUSE_SET_ATTR_CTIME) ? FromTimespec(in.st_ctim) : now;
+  // The access ACL's owner, mask (or group) and other entries follow the mode.
+  if (to_set & FUSE_SET_ATTR_MODE) ChmodAccessAcl(a->mode, &a->xattrs);
 }
 
 }  // namespace
@@ -56,116 +59,107 @@ void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   fuse_reply_attr(req, &st, kCacheTimeout);
 }
 
+Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& change,
+                              Attr* attr, uint64_t* size) {
+  if (inode.is_dir) {
+    // A directory's marker is also rewritten by create/unlink in it.
+    std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
+    std::string key = inodes_.KeyOf(inode);
+    Object object;
+    Status s = key.empty() ? Removed() : ReadObject(key, &object);
+    if (!s.ok()) return s;
+    *attr = std::move(object.attr);
+    *size = 0;
+    s = change(attr, nullptr);
+    if (!s.ok()) return s;
+    WriteBatch batch;
+    batch.Put(key, EncodeObject(*attr, {}));
+    return Apply(batch, Durability::kBuffered);
+  }
+  std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
+  std::unique_lock<std::shared_mutex> lock(inode.mutex);
+  Object object;
+  if (!inode.buffer) {
+    // An unlinked file still open (an orphan) reads its pinned old record.
+    Status s = ReadInodeObject(inode, &object);
+    if (!s.ok()) return s;
+  }
+  if (inode.buffer || object.attr.is_reg()) {
+    // A regular file: the change goes through its buffer, committed now
+    // unless the file is being written (then with the writes). Being
+    // written: open (commit_on_close mode), or already dirty (no_open: open
+    // counts are unknown; a truncate to 0 of a clean file is committed).
+    const bool was_dirty = inode.buffer.has_value();
+    object.pin.Reset();
+    Status s = EnsureBuffer(inode, load_inline);
+    if (!s.ok()) return s;
+    s = change(&inode.buffer->attr(), &*inode.buffer);
+    if (!s.ok()) {
+      if (!was_dirty) {  // a refused change leaves nothing to commit
+        inode.buffer.reset();
+        inodes_.SetDirty(inode, false);
+      }
+      return s;
+    }
+    *attr = inode.buffer->attr();
+    *size = inode.buffer->size();
+    const bool being_written = no_open() ? was_dirty : inodes_.OpenCount(inode) > 0;
+    return being_written ? Status::OK() : CommitLocked(inode, Durability::kBuffered);
+  }
+  // Symlinks, fifos, sockets, devices: rewrite the small value.
+  if (object.key.empty()) return Removed();  // there is no value to rewrite
+  *attr = object.attr;
+  *size = object.size;
+  Status s = change(attr, nullptr);
+  if (!s.ok()) return s;
+  WriteBatch batch;
+  batch.Put(object.key, EncodeObject(*attr, object.bytes));
+  object.pin.Reset();
+  return Apply(batch, Durability::kBuffered);
+}
+
 void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to_set,
                          fuse_file_info*) {
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   const int64_t now = NowNs();
+  const bool resize = to_set & FUSE_SET_ATTR_SIZE;
+  const uint64_t new_size = resize ? static_cast<uint64_t>(in->st_size) : 0;
+  if (resize && inode->is_dir) {
+    fuse_reply_err(req, EISDIR);
+    return;
+  }
+  if (resize && new_size > kMaxFileBytes) {
+    fuse_reply_err(req, EFBIG);
+    return;
+  }
+  Inode& file = *inode;
+  auto change = [&](Attr* attr, FileBuffer* buffer) -> Status {
+    if (resize) {
+      if (!buffer) {
+        return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL,
+                                 "truncate of an object that is not a regular file");
+      }
+      if (!buffer->in_blocks() && new_size > kInlineMaxBytes) {
+        uint64_t id = 0;
+        Status s = NewFileId(&id);
+        if (!s.ok()) return s;
+        buffer->MoveToBlocks(id);
+      }
+      Status s = buffer->Truncate(new_size, LoaderFor(file));
+      if (!s.ok()) return s;
+      if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) attr->mtime_ns = now;
+    }
+    ApplySetAttr(*in, to_set, now, attr);
+    return Status::OK();
+  };
   Attr attr;
   uint64_t size = 0;
-  if (inode->is_dir) {
-    // A directory's marker is also rewritten by create/unlink in it.
-    std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
-    if (to_set & FUSE_SET_ATTR_SIZE) {
-      fuse_reply_err(req, EISDIR);
-      return;
-    }
-    std::string key = inodes_.KeyOf(*inode);
-    Object object;
-    Status s = key.empty() ? Removed() : ReadObject(key, &object);
-    if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
-      return;
-    }
-    attr = object.attr;
-    ApplySetAttr(*in, to_set, now, &attr);
-    WriteBatch batch;
-    batch.Put(key, EncodeObject(attr, {}));
-    s = Apply(batch, Durability::kBuffered);
-    if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
-      return;
-    }
-  } else {
-    std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-    std::unique_lock<std::shared_mutex> lock(inode->mutex);
-    Object object;
-    if (!inode->buffer) {
-      // An unlinked file still open (an orphan) reads its pinned old record.
-      Status s = ReadInodeObject(*inode, &object);
-      if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
-        return;
-      }
-    }
-    if (inode->buffer || object.attr.is_reg()) {
-      // A regular file: the change goes through its buffer, committed now
-      // unless the file is being written (then with the writes). Being
-      // written: open (commit_on_close mode), or already dirty (no_open: open
-      // counts are unknown; a truncate to 0 of a clean file is committed).
-      const bool was_dirty = inode->buffer.has_value();
-      object.pin.Reset();
-      const bool resize = to_set & FUSE_SET_ATTR_SIZE;
-      const uint64_t new_size = resize ? static_cast<uint64_t>(in->st_size) : 0;
-      if (resize && new_size > kMaxFileBytes) {
-        fuse_reply_err(req, EFBIG);
-        return;
-      }
-      // A truncate to 0 never reads the old bytes.
-      Status s = EnsureBuffer(*inode, /*load_inline=*/!(resize && new_size == 0));
-      if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
-        return;
-      }
-      FileBuffer& buffer = *inode->buffer;
-      if (resize) {
-        if (!buffer.in_blocks() && new_size > kInlineMaxBytes) {
-          uint64_t id = 0;
-          s = NewFileId(&id);
-          if (s.ok()) buffer.MoveToBlocks(id);
-        }
-        if (s.ok()) s = buffer.Truncate(new_size, LoaderFor(*inode));
-        if (!s.ok()) {
-          fuse_reply_err(req, ErrnoOf(s));
-          return;
-        }
-        if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
-          buffer.attr().mtime_ns = now;
-        }
-      }
-      ApplySetAttr(*in, to_set, now, &buffer.attr());
-      attr = buffer.attr();
-      size = buffer.size();
-      const bool being_written = no_open() ? was_dirty : inodes_.OpenCount(*inode) > 0;
-      if (!being_written) {
-        s = CommitLocked(*inode, Durability::kBuffered);
-        if (!s.ok()) {
-          fuse_reply_err(req, ErrnoOf(s));
-          return;
-        }
-      }
-    } else {
-      // Symlinks, fifos, sockets, devices: rewrite the small value.
-      if (to_set & FUSE_SET_ATTR_SIZE) {
-        fuse_reply_err(req, EINVAL);
-        return;
-      }
-      if (object.key.empty()) {  // removed: there is no value to rewrite
-        fuse_reply_err(req, ErrnoOf(Removed()));
-        return;
-      }
-      attr = object.attr;
-      ApplySetAttr(*in, to_set, now, &attr);
-      size = object.size;
-      WriteBatch batch;
-      batch.Put(object.key, EncodeObject(attr, object.bytes));
-      object.pin.Reset();
-      Status s = Apply(batch, Durability::kBuffered);
-      if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
-        return;
-      }
-    }
+  // A truncate to 0 never reads the old bytes.
+  Status s = ChangeAttr(file, /*load_inline=*/!(resize && new_size == 0), change, &attr, &size);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
   }
   struct stat st;
   FillStat(attr, ino, size, &st);

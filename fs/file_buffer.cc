@@ -132,4 +132,10 @@ Status FileBuffer::Truncate(uint64_t size, const BlockLoader& load) {
   return Status::OK();
 }
 
+void FileBuffer::PunchBlock(uint64_t index) {
+  std::string& block = blocks_[index];
+  AddDirty(-static_cast<int64_t>(block.size()));
+  std::string().swap(block);  // an empty dirty block: a hole, deleted at commit
+}
+
 }  // namespace alexfs::fs

@@ -85,6 +85,9 @@ class FileBuffer {
   // adds a hole; shrinking drops the blocks past the end (never reading them)
   // and trims the new last block, loading it if it is not dirty.
   Status Truncate(uint64_t size, const BlockLoader& load);
+  // Blocks layout only: block `index` becomes a hole (its dirty bytes go; the
+  // commit deletes the stored block). For fallocate's PUNCH_HOLE.
+  void PunchBlock(uint64_t index);
 
  private:
   void AddDirty(int64_t delta);

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fs/posix_acl.h"
+
 namespace alexfs::fs {
 
 int ErrnoOf(const Status& s) {
@@ -431,6 +433,13 @@ Status Filesystem::NewAttr(fuse_req_t req, const std::string& dir_path, mode_t m
     attr->gid = dir.attr.gid;
     if (S_ISDIR(mode)) attr->mode |= S_ISGID;
   }
+  // With POSIX ACLs the kernel leaves the umask to the filesystem
+  // (FUSE_CAP_DONT_MASK): the directory's default ACL replaces it, if it has
+  // one. A symlink's mode is always 0777 and it has no ACL.
+  if (posix_acl() && !S_ISLNK(mode) &&
+      !InheritDefaultAcl(dir.attr.xattrs, S_ISDIR(mode), &attr->mode, &attr->xattrs)) {
+    attr->mode &= ~(ctx->umask & 0777);
+  }
   return Status::OK();
 }
 
@@ -553,6 +562,15 @@ void Filesystem::Init(fuse_conn_info* conn) {
   // Setuid/setgid clearing on write and chown is left to the kernel, which
   // sends it as a setattr.
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+  // POSIX ACLs: the kernel enforces them (reading system.posix_acl_* through
+  // getxattr) and this daemon keeps them in step with the mode and applies
+  // default ACLs and the umask at create (fs/posix_acl.h).
+  if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK)) {
+    conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+    posix_acl_.store(true);
+  } else {
+    spdlog::warn("the kernel offers no POSIX ACL support: system.posix_acl_* are refused");
+  }
   conn->time_gran = 1;
   // Large sequential I/O: up to 1 MiB per read and write request (libfuse
   // raises max_pages to match), and readahead of as much.
@@ -677,6 +695,23 @@ const fuse_lowlevel_ops kOps = [] {
   };
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
     Self(req, Request::kFsyncDir)->FsyncDir(req, ino, datasync, fi);
+  };
+  ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                     fuse_file_info* fi) {
+    Self(req, Request::kFallocate)->Fallocate(req, ino, mode, offset, length, fi);
+  };
+  ops.setxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                    size_t size, int flags) {
+    Self(req, Request::kSetXattr)->SetXattr(req, ino, name, value, size, flags);
+  };
+  ops.getxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    Self(req, Request::kGetXattr)->GetXattr(req, ino, name, size);
+  };
+  ops.listxattr = [](fuse_req_t req, fuse_ino_t ino, size_t size) {
+    Self(req, Request::kListXattr)->ListXattr(req, ino, size);
+  };
+  ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
+    Self(req, Request::kRemoveXattr)->RemoveXattr(req, ino, name);
   };
   return ops;
 }();

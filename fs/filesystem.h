@@ -6,6 +6,8 @@
 //   filesystem.cc   state, init/destroy/statfs, object access, commits, the
 //                   background committer, the operation table
 //   attr_ops.cc     getattr, setattr (permissions: the kernel, see mount.cc)
+//   fallocate.cc    fallocate
+//   xattr_ops.cc    setxattr, getxattr, listxattr, removexattr; POSIX ACLs
 //   file_ops.cc     open, create, read, write, flush, release, fsync, lseek
 //   namespace_ops.cc  lookup, forget, mknod, mkdir, symlink, readlink, unlink,
 //                   rmdir, link
@@ -58,6 +60,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -135,6 +138,14 @@ class Filesystem {
   void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
 
+  // Extended attributes (fs/xattr_format.h: namespaces, limits; fs/posix_acl.h:
+  // ACLs), stored in the object's record with its attributes.
+  void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags);
+  void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
+  void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name);
+
   void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
               fuse_file_info* fi);
@@ -147,6 +158,10 @@ class Filesystem {
   // SEEK_DATA / SEEK_HOLE (holes: missing blocks, and the zeros after a
   // short block's end); other whence values are the kernel's.
   void Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi);
+  // Mode 0 (extend), KEEP_SIZE, PUNCH_HOLE | KEEP_SIZE; EOPNOTSUPP for the
+  // rest (fs/fallocate.cc).
+  void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi);
 
   void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Forget(fuse_ino_t ino, uint64_t nlookup);
@@ -215,6 +230,20 @@ class Filesystem {
   Status NewBuffer(Inode& inode, const Object& object, bool load_inline);
   // Encodes `object`'s record with attributes `attr` (inline or in blocks).
   static std::string EncodeRecord(const Object& object, const Attr& attr);
+
+  // ---- Attribute changes (attr_ops.cc) ----
+  // A change of an object's attributes: `attr` to change in place, `buffer` the
+  // regular file's buffer (null for other objects). An error stores nothing.
+  using AttrChange = std::function<Status(Attr* attr, FileBuffer* buffer)>;
+  // Applies `change` to `inode`'s object and stores the result, as setattr
+  // does: a directory's marker is rewritten under namespace_mutex_ held
+  // exclusively (create and unlink in it rewrite it too); a regular file
+  // changes through its buffer (inline bytes loaded unless `load_inline` is
+  // false), committed at once unless it is being written; other objects
+  // rewrite their small value. Sets *attr and *size to the result. Takes the
+  // locks it needs.
+  Status ChangeAttr(Inode& inode, bool load_inline, const AttrChange& change, Attr* attr,
+                    uint64_t* size);
 
   // ---- Blocks (filesystem.cc) ----
   // A new, never used file id. The ids are reserved in the store in ranges
@@ -357,6 +386,12 @@ class Filesystem {
   // open and flush of files, and stops sending open, flush and release.
   std::atomic<bool> no_open_{false};
   bool no_open() const { return no_open_.load(std::memory_order_relaxed); }
+  // Decided in Init: the kernel enforces POSIX ACLs (FUSE_CAP_POSIX_ACL) and
+  // leaves the umask to this daemon (FUSE_CAP_DONT_MASK), which applies it
+  // unless a default ACL governs the new object. Off: system.posix_acl_*
+  // answer EOPNOTSUPP and the kernel applies the umask.
+  std::atomic<bool> posix_acl_{false};
+  bool posix_acl() const { return posix_acl_.load(std::memory_order_relaxed); }
 
   std::mutex committer_mutex_;
   std::condition_variable committer_cv_;

@@ -8,6 +8,7 @@ const char* RequestName(Request r) {
       "readlink", "mknod",   "mkdir",   "unlink",  "rmdir",    "symlink",     "rename",
       "link",    "open",     "create",  "read",    "write",    "flush",       "release",
       "fsync",   "opendir",  "readdir", "readdirplus", "releasedir", "fsyncdir", "lseek",
+      "setxattr", "getxattr", "listxattr", "removexattr", "fallocate",
   };
   const auto i = static_cast<size_t>(r);
   return i < kRequestKinds ? kNames[i] : "unknown";

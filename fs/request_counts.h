@@ -18,7 +18,8 @@ enum class Request : uint8_t {
   kInit, kStatFs, kLookup, kForget, kGetAttr, kSetAttr, kReadLink,
   kMkNod, kMkDir, kUnlink, kRmDir, kSymlink, kRename, kLink, kOpen, kCreate,
   kRead, kWrite, kFlush, kRelease, kFsync, kOpenDir, kReadDir, kReadDirPlus,
-  kReleaseDir, kFsyncDir, kLseek,
+  kReleaseDir, kFsyncDir, kLseek, kSetXattr, kGetXattr, kListXattr, kRemoveXattr,
+  kFallocate,
   kCount  // not a request: the number of kinds
 };
 inline constexpr size_t kRequestKinds = static_cast<size_t>(Request::kCount);

@@ -53,64 +53,81 @@ uint64_t GetBigEndian(std::string_view bytes) {
 std::optional<DecodedValue> DecodeValue(std::string_view value) {
   if (value.size() < 2) return std::nullopt;
   const uint8_t version = static_cast<uint8_t>(value[0]);
-  if (version != 1 && version != kFormatVersion) return std::nullopt;
+  if (version != 1 && version != kFormatVersion && version != kXattrFormatVersion) {
+    return std::nullopt;
+  }
   const char* p = value.data();
   DecodedValue out;
-  switch (static_cast<uint8_t>(value[1])) {
-    case kKindObject:
-      if (value.size() < kHeaderBytes) return std::nullopt;
-      out.kind = DecodedValue::Kind::kObject;
-      DecodeHeader(p, &out.attr);
-      out.bytes = value.substr(kHeaderBytes);
-      out.size = S_ISREG(out.attr.mode) || S_ISLNK(out.attr.mode) ? out.bytes.size() : 0;
-      return out;
-    case kKindBlockedFile:
-      if (version < 2 || value.size() < kBlockedFileBytes) return std::nullopt;
-      out.kind = DecodedValue::Kind::kObject;
-      DecodeHeader(p, &out.attr);
-      if (!S_ISREG(out.attr.mode)) return std::nullopt;
-      out.in_blocks = true;
-      out.file_id = Load<uint64_t>(p + kHeaderBytes);
-      out.size = Load<uint64_t>(p + kHeaderBytes + 8);
-      return out;
-    case kKindLinkPointer:
-      if (value.size() < kLinkPointerBytes) return std::nullopt;
-      out.kind = DecodedValue::Kind::kLinkPointer;
-      out.link_id = Load<uint64_t>(p + 8);
-      return out;
-    default:
-      return std::nullopt;
+  const uint8_t kind = static_cast<uint8_t>(value[1]);
+  if (kind == kKindLinkPointer) {
+    if (value.size() < kLinkPointerBytes) return std::nullopt;
+    out.kind = DecodedValue::Kind::kLinkPointer;
+    out.link_id = Load<uint64_t>(p + 8);
+    return out;
   }
+  if (kind != kKindObject && kind != kKindBlockedFile) return std::nullopt;
+  if (value.size() < kHeaderBytes) return std::nullopt;
+  out.kind = DecodedValue::Kind::kObject;
+  DecodeHeader(p, &out.attr);
+  // The body: what lies between the header and the extended attributes.
+  std::string_view body = value.substr(kHeaderBytes);
+  if (version == kXattrFormatVersion) {
+    const uint32_t xattr_bytes = Load<uint32_t>(p + 20);
+    if (xattr_bytes > body.size()) return std::nullopt;
+    out.attr.xattrs.assign(body.substr(body.size() - xattr_bytes));
+    body.remove_suffix(xattr_bytes);
+  }
+  if (kind == kKindObject) {
+    out.bytes = body;
+    out.size = S_ISREG(out.attr.mode) || S_ISLNK(out.attr.mode) ? out.bytes.size() : 0;
+    return out;
+  }
+  // kKindBlockedFile
+  if (version < 2 || body.size() < kBlockedFileBytes - kHeaderBytes) return std::nullopt;
+  if (!S_ISREG(out.attr.mode)) return std::nullopt;
+  out.in_blocks = true;
+  out.file_id = Load<uint64_t>(body.data());
+  out.size = Load<uint64_t>(body.data() + 8);
+  return out;
 }
 
-void EncodeHeaderInPlace(const Attr& attr, std::string* value) {
+namespace {
+
+// Writes the header into the first kHeaderBytes of `value` (at least that
+// long), and appends the extended attributes, if any.
+void EncodeHeaderAndXattrs(const Attr& attr, uint8_t kind, std::string* value) {
   char* p = value->data();
   std::memset(p, 0, kHeaderBytes);
-  p[0] = static_cast<char>(kFormatVersion);
-  p[1] = static_cast<char>(kKindObject);
+  p[0] = static_cast<char>(attr.xattrs.empty() ? kFormatVersion : kXattrFormatVersion);
+  p[1] = static_cast<char>(kind);
   Store(p + 4, attr.mode);
   Store(p + 8, attr.uid);
   Store(p + 12, attr.gid);
   Store(p + 16, attr.nlink);
+  Store(p + 20, static_cast<uint32_t>(attr.xattrs.size()));
   Store(p + 24, attr.rdev);
   Store(p + 32, attr.atime_ns);
   Store(p + 40, attr.mtime_ns);
   Store(p + 48, attr.ctime_ns);
+  value->append(attr.xattrs);
 }
 
+}  // namespace
+
 std::string EncodeObject(const Attr& attr, std::string_view bytes) {
-  std::string value(kHeaderBytes + bytes.size(), '\0');
-  EncodeHeaderInPlace(attr, &value);
-  if (!bytes.empty()) std::memcpy(value.data() + kHeaderBytes, bytes.data(), bytes.size());
+  std::string value;
+  value.reserve(kHeaderBytes + bytes.size() + attr.xattrs.size());
+  value.resize(kHeaderBytes);
+  value.append(bytes);
+  EncodeHeaderAndXattrs(attr, kKindObject, &value);
   return value;
 }
 
 std::string EncodeBlockedFile(const Attr& attr, uint64_t file_id, uint64_t size) {
   std::string value(kBlockedFileBytes, '\0');
-  EncodeHeaderInPlace(attr, &value);
-  value[1] = static_cast<char>(kKindBlockedFile);
   Store(value.data() + kHeaderBytes, file_id);
   Store(value.data() + kHeaderBytes + 8, size);
+  EncodeHeaderAndXattrs(attr, kKindBlockedFile, &value);
   return value;
 }
 

@@ -27,7 +27,8 @@
 //     12 u32  gid
 //     16 u32  nlink (files: 1, or the number of names of a link body;
 //                    directories: 2 + number of subdirectories)
-//     20 u32  reserved, 0
+//     20 u32  version 3: the length x of the extended-attribute section at the
+//             end of the value (fs/xattr_format.h); versions 1 and 2: 0
 //     24 u64  rdev (device nodes)
 //     32 i64  atime, nanoseconds since the epoch
 //     40 i64  mtime, ns
@@ -52,10 +53,16 @@
 //     2  u8[6] reserved, 0
 //     8  u64  body id (little-endian); the body is at LinkBodyKey(id)
 //
+//   Extended attributes (kinds 0 and 2, version 3 only): a value with any is
+//   written as version 3, with their section's length x at offset 20 and the
+//   section itself as the value's last x bytes (after the contents, target or
+//   file id + size). An object without any is written as version 2, exactly
+//   as before they existed, so only objects that carry attributes change.
+//
 // All integers in values are little-endian. A reader that meets an unknown
 // version or kind reports EIO rather than guess. Version 1 (stores written
 // before blocks existed) has kinds 0 and 1 only and is still read; every value
-// written now is version 2.
+// written now is version 2, or 3 when it carries extended attributes.
 #pragma once
 
 #include <sys/stat.h>
@@ -68,6 +75,8 @@
 namespace alexfs::fs {
 
 inline constexpr uint8_t kFormatVersion = 2;
+// The version of an object's value that carries extended attributes.
+inline constexpr uint8_t kXattrFormatVersion = 3;
 inline constexpr size_t kHeaderBytes = 56;
 inline constexpr size_t kLinkPointerBytes = 16;
 inline constexpr size_t kBlockedFileBytes = kHeaderBytes + 16;
@@ -84,7 +93,7 @@ inline constexpr uint64_t kMaxFileBytes = uint64_t{1} << 44;
 inline constexpr size_t kMaxNameBytes = 255;
 inline constexpr size_t kMaxPathBytes = 4095;
 
-// An object's attributes, as stored in its header.
+// An object's attributes, as stored in its header, and its extended attributes.
 struct Attr {
   uint32_t mode = 0;
   uint32_t uid = 0;
@@ -94,6 +103,10 @@ struct Attr {
   int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
+  // The encoded extended-attribute section (fs/xattr_format.h); empty if the
+  // object has none. Travels with the attributes, so every rewrite of a record
+  // (chmod, rename, a directory's touch, a commit) keeps it.
+  std::string xattrs;
 
   bool is_dir() const { return S_ISDIR(mode); }
   bool is_reg() const { return S_ISREG(mode); }
@@ -114,13 +127,10 @@ struct DecodedValue {
 // Parses a value; nullopt if it is not a value this version understands.
 std::optional<DecodedValue> DecodeValue(std::string_view value);
 
-// Encodes header + bytes.
+// Encodes header + bytes (+ attr.xattrs).
 std::string EncodeObject(const Attr& attr, std::string_view bytes);
-// Writes just the header into the first kHeaderBytes of `value` (which must be
-// at least that long); the filesystem's file buffers keep room for it.
-void EncodeHeaderInPlace(const Attr& attr, std::string* value);
 std::string EncodeLinkPointer(uint64_t link_id);
-// Encodes the record of a regular file whose data is in blocks.
+// Encodes the record of a regular file whose data is in blocks (+ attr.xattrs).
 std::string EncodeBlockedFile(const Attr& attr, uint64_t file_id, uint64_t size);
 
 // Keys (see the top of this file). `path` is relative, without leading or
