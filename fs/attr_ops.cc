@@ -1,4 +1,5 @@
-// getattr, setattr, and ChangeAttr, which setattr and the xattr operations share.
+// getattr, setattr, and ChangeAttr, which setattr, fallocate and the xattr
+// operations share.
 #include <unistd.h>
 
 #include <cerrno>
