@@ -48,7 +48,7 @@ void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   uint64_t size = 0;
   Status s = StatInode(*inode, &attr, &size);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   struct stat st;
@@ -67,14 +67,14 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
     // A directory's marker is also rewritten by create/unlink in it.
     std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
     if (to_set & FUSE_SET_ATTR_SIZE) {
-      fuse_reply_err(req, EISDIR);
+      ReplyError(req, EISDIR);
       return;
     }
     std::string key = inodes_.KeyOf(*inode);
     Object object;
     Status s = key.empty() ? Removed() : ReadObject(key, &object);
     if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
+      ReplyError(req, ErrnoOf(s));
       return;
     }
     attr = object.attr;
@@ -83,7 +83,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
     batch.Put(key, EncodeObject(attr, {}));
     s = Apply(batch, Durability::kBuffered);
     if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
+      ReplyError(req, ErrnoOf(s));
       return;
     }
   } else {
@@ -94,7 +94,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       // An unlinked file still open (an orphan) reads its pinned old record.
       Status s = ReadInodeObject(*inode, &object);
       if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
+        ReplyError(req, ErrnoOf(s));
         return;
       }
     }
@@ -108,13 +108,13 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       const bool resize = to_set & FUSE_SET_ATTR_SIZE;
       const uint64_t new_size = resize ? static_cast<uint64_t>(in->st_size) : 0;
       if (resize && new_size > kMaxFileBytes) {
-        fuse_reply_err(req, EFBIG);
+        ReplyError(req, EFBIG);
         return;
       }
       // A truncate to 0 never reads the old bytes.
       Status s = EnsureBuffer(*inode, /*load_inline=*/!(resize && new_size == 0));
       if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
+        ReplyError(req, ErrnoOf(s));
         return;
       }
       FileBuffer& buffer = *inode->buffer;
@@ -126,7 +126,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
         }
         if (s.ok()) s = buffer.Truncate(new_size, LoaderFor(*inode));
         if (!s.ok()) {
-          fuse_reply_err(req, ErrnoOf(s));
+          ReplyError(req, ErrnoOf(s));
           return;
         }
         if (!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
@@ -140,18 +140,18 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       if (!being_written) {
         s = CommitLocked(*inode, Durability::kBuffered);
         if (!s.ok()) {
-          fuse_reply_err(req, ErrnoOf(s));
+          ReplyError(req, ErrnoOf(s));
           return;
         }
       }
     } else {
       // Symlinks, fifos, sockets, devices: rewrite the small value.
       if (to_set & FUSE_SET_ATTR_SIZE) {
-        fuse_reply_err(req, EINVAL);
+        ReplyError(req, EINVAL);
         return;
       }
       if (object.key.empty()) {  // removed: there is no value to rewrite
-        fuse_reply_err(req, ErrnoOf(Removed()));
+        ReplyError(req, ErrnoOf(Removed()));
         return;
       }
       attr = object.attr;
@@ -162,7 +162,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       object.pin.Reset();
       Status s = Apply(batch, Durability::kBuffered);
       if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
+        ReplyError(req, ErrnoOf(s));
         return;
       }
     }
