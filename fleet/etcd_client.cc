@@ -98,7 +98,7 @@ Status EtcdClient::Open(const EtcdOptions& options, std::unique_ptr<EtcdClient>*
   std::unique_ptr<EtcdClient> client(new EtcdClient(options));
   const bool tls_files =
       !options.ca_file.empty() || !options.cert_file.empty() || !options.key_file.empty();
-  grpc::SslCredentialsOptions ssl;
+  grpc::SslCredentialsOptions& ssl = client->ssl_;
   if (!options.ca_file.empty()) {
     Status s = ReadWholeFile(options.ca_file, &ssl.pem_root_certs);
     if (!s.ok()) return s;
@@ -111,36 +111,58 @@ Status EtcdClient::Open(const EtcdOptions& options, std::unique_ptr<EtcdClient>*
     if (s.ok()) s = ReadWholeFile(options.key_file, &ssl.pem_private_key);
     if (!s.ok()) return s;
   }
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);
-  args.SetMaxSendMessageSize(-1);
-  // Reconnect within a fraction of a second once etcd is back (the default
-  // backoff grows to two minutes).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   for (const std::string& url : options.endpoints) {
-    Endpoint endpoint;
-    bool tls = tls_files;
+    auto endpoint = std::make_unique<Endpoint>();
+    endpoint->tls = tls_files;
     std::string target = url;
     if (target.rfind("https://", 0) == 0) {
-      tls = true;
+      endpoint->tls = true;
       target = target.substr(8);
     } else if (target.rfind("http://", 0) == 0) {
       target = target.substr(7);
     }
     while (!target.empty() && target.back() == '/') target.pop_back();
-    endpoint.target = target;
-    endpoint.channel = grpc::CreateCustomChannel(
-        target, tls ? grpc::SslCredentials(ssl) : grpc::InsecureChannelCredentials(), args);
-    endpoint.kv = etcdserverpb::KV::NewStub(endpoint.channel);
-    endpoint.watch = etcdserverpb::Watch::NewStub(endpoint.channel);
-    endpoint.maintenance = etcdserverpb::Maintenance::NewStub(endpoint.channel);
-    endpoint.auth = etcdserverpb::Auth::NewStub(endpoint.channel);
+    endpoint->target = target;
+    endpoint->connection = client->NewConnection(*endpoint);
     client->endpoints_.push_back(std::move(endpoint));
   }
   *out = std::move(client);
   return Status::OK();
+}
+
+std::shared_ptr<EtcdClient::Connection> EtcdClient::NewConnection(const Endpoint& endpoint) const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // A channel of its own, not sharing the subchannel of an older, failed one.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  // Reconnect within a second once etcd is back (the default backoff grows to
+  // two minutes). The minimum is also each connection attempt's time limit.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  auto c = std::make_shared<Connection>();
+  c->channel = grpc::CreateCustomChannel(
+      endpoint.target,
+      endpoint.tls ? grpc::SslCredentials(ssl_) : grpc::InsecureChannelCredentials(), args);
+  c->kv = etcdserverpb::KV::NewStub(c->channel);
+  c->watch = etcdserverpb::Watch::NewStub(c->channel);
+  c->maintenance = etcdserverpb::Maintenance::NewStub(c->channel);
+  c->auth = etcdserverpb::Auth::NewStub(c->channel);
+  c->created = std::chrono::steady_clock::now();
+  return c;
+}
+
+std::shared_ptr<EtcdClient::Connection> EtcdClient::ConnectionOf(Endpoint& endpoint) {
+  std::lock_guard<std::mutex> lock(endpoint.mu);
+  return endpoint.connection;
+}
+
+void EtcdClient::Reconnect(Endpoint& endpoint, const std::shared_ptr<Connection>& failed) {
+  std::lock_guard<std::mutex> lock(endpoint.mu);
+  if (endpoint.connection != failed) return;  // another thread already did
+  if (std::chrono::steady_clock::now() - failed->created < std::chrono::seconds(1)) return;
+  endpoint.connection = NewConnection(endpoint);
 }
 
 void EtcdClient::Prepare(grpc::ClientContext* context,
@@ -150,7 +172,7 @@ void EtcdClient::Prepare(grpc::ClientContext* context,
   if (!token_.empty()) context->AddMetadata("token", token_);
 }
 
-Status EtcdClient::Authenticate(Endpoint& endpoint,
+Status EtcdClient::Authenticate(Connection& connection,
                                 std::chrono::system_clock::time_point deadline) {
   grpc::ClientContext context;
   context.set_deadline(deadline);
@@ -158,7 +180,7 @@ Status EtcdClient::Authenticate(Endpoint& endpoint,
   request.set_name(options_.user);
   request.set_password(options_.password);
   etcdserverpb::AuthenticateResponse response;
-  grpc::Status s = endpoint.auth->Authenticate(&context, request, &response);
+  grpc::Status s = connection.auth->Authenticate(&context, request, &response);
   if (!s.ok()) return FromGrpc(s, "etcd authentication as " + options_.user);
   std::lock_guard<std::mutex> lock(token_mutex_);
   token_ = response.token();
@@ -172,19 +194,20 @@ Status EtcdClient::WithEndpoints(const char* what, Call call) {
   bool authenticated_now = false;
   for (size_t attempt = 0;; ++attempt) {
     const size_t index = current_.load() % endpoints_.size();
-    Endpoint& endpoint = endpoints_[index];
+    Endpoint& endpoint = *endpoints_[index];
+    std::shared_ptr<Connection> connection = ConnectionOf(endpoint);
     bool need_token = false;
     {
       std::lock_guard<std::mutex> lock(token_mutex_);
       need_token = !options_.user.empty() && token_.empty();
     }
     if (need_token) {
-      Status a = Authenticate(endpoint, deadline);
+      Status a = Authenticate(*connection, deadline);
       if (!a.ok() && std::chrono::system_clock::now() >= deadline) return a;
     }
     grpc::ClientContext context;
     Prepare(&context, deadline);
-    last = call(endpoint, &context);
+    last = call(*connection, &context);
     if (last.ok()) return Status::OK();
     if (last.error_code() == grpc::StatusCode::UNAUTHENTICATED && !options_.user.empty() &&
         !authenticated_now) {
@@ -194,6 +217,7 @@ Status EtcdClient::WithEndpoints(const char* what, Call call) {
       continue;
     }
     if (!Transient(last)) return FromGrpc(last, std::string("etcd ") + what);
+    Reconnect(endpoint, connection);
     if (std::chrono::system_clock::now() >= deadline) break;
     size_t expected = index;
     current_.compare_exchange_strong(expected, index + 1);
@@ -209,14 +233,14 @@ Status EtcdClient::WithEndpoints(const char* what, Call call) {
 
 Status EtcdClient::Range(const etcdserverpb::RangeRequest& request,
                          etcdserverpb::RangeResponse* response) {
-  return WithEndpoints("range", [&](Endpoint& e, grpc::ClientContext* c) {
+  return WithEndpoints("range", [&](Connection& e, grpc::ClientContext* c) {
     return e.kv->Range(c, request, response);
   });
 }
 
 Status EtcdClient::Txn(const etcdserverpb::TxnRequest& request,
                        etcdserverpb::TxnResponse* response) {
-  return WithEndpoints("txn", [&](Endpoint& e, grpc::ClientContext* c) {
+  return WithEndpoints("txn", [&](Connection& e, grpc::ClientContext* c) {
     return e.kv->Txn(c, request, response);
   });
 }
@@ -226,14 +250,14 @@ Status EtcdClient::Compact(int64_t revision) {
   request.set_revision(revision);
   request.set_physical(true);
   etcdserverpb::CompactionResponse response;
-  return WithEndpoints("compact", [&](Endpoint& e, grpc::ClientContext* c) {
+  return WithEndpoints("compact", [&](Connection& e, grpc::ClientContext* c) {
     return e.kv->Compact(c, request, &response);
   });
 }
 
 Status EtcdClient::MemberStatus(etcdserverpb::StatusResponse* response) {
   etcdserverpb::StatusRequest request;
-  return WithEndpoints("status", [&](Endpoint& e, grpc::ClientContext* c) {
+  return WithEndpoints("status", [&](Connection& e, grpc::ClientContext* c) {
     return e.maintenance->Status(c, request, response);
   });
 }
@@ -245,29 +269,28 @@ Status EtcdClient::WatchStream::Finish() {
 std::unique_ptr<EtcdClient::WatchStream> EtcdClient::Watch(
     const etcdserverpb::WatchCreateRequest& create, Status* status) {
   const size_t index = current_.load() % endpoints_.size();
-  Endpoint& endpoint = endpoints_[index];
+  Endpoint& endpoint = *endpoints_[index];
+  std::shared_ptr<Connection> connection = ConnectionOf(endpoint);
   auto stream = std::make_unique<WatchStream>();
+  stream->connection_ = connection;
+  bool need_token = false;
+  {
+    std::lock_guard<std::mutex> lock(token_mutex_);
+    need_token = !options_.user.empty() && token_.empty();
+  }
+  if (need_token) {
+    *status = Authenticate(*connection, std::chrono::system_clock::now() + options_.timeout);
+    if (!status->ok()) {
+      Reconnect(endpoint, connection);
+      current_.store(index + 1);
+      return nullptr;
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(token_mutex_);
     if (!token_.empty()) stream->context_.AddMetadata("token", token_);
   }
-  if (!options_.user.empty()) {
-    bool need_token;
-    {
-      std::lock_guard<std::mutex> lock(token_mutex_);
-      need_token = token_.empty();
-    }
-    if (need_token) {
-      *status = Authenticate(endpoint, std::chrono::system_clock::now() + options_.timeout);
-      if (!status->ok()) {
-        current_.store(index + 1);
-        return nullptr;
-      }
-      std::lock_guard<std::mutex> lock(token_mutex_);
-      stream->context_.AddMetadata("token", token_);
-    }
-  }
-  stream->stream_ = endpoint.watch->Watch(&stream->context_);
+  stream->stream_ = connection->watch->Watch(&stream->context_);
   etcdserverpb::WatchRequest request;
   *request.mutable_create_request() = create;
   if (!stream->stream_->Write(request)) {
@@ -275,6 +298,7 @@ std::unique_ptr<EtcdClient::WatchStream> EtcdClient::Watch(
     if (status->ok()) {
       *status = Status::WithErrno(Status::Code::kIOError, EIO, "etcd watch: the stream closed at once");
     }
+    Reconnect(endpoint, connection);
     current_.store(index + 1);  // try the next endpoint next time
     return nullptr;
   }

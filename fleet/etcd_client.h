@@ -70,6 +70,7 @@ class EtcdClient {
 
    private:
     friend class EtcdClient;
+    std::shared_ptr<void> connection_;  // keeps its channel alive
     grpc::ClientContext context_;
     std::unique_ptr<grpc::ClientReaderWriter<etcdserverpb::WatchRequest,
                                              etcdserverpb::WatchResponse>> stream_;
@@ -80,24 +81,38 @@ class EtcdClient {
                                      Status* status);
 
  private:
-  struct Endpoint {
-    std::string target;
+  // One connection to an endpoint. Replaced as a whole (Reconnect) when it
+  // stops answering: gRPC 1.51 was seen to keep a channel whose handshakes
+  // with a restarted etcd timed out for good.
+  struct Connection {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
     std::unique_ptr<etcdserverpb::Watch::Stub> watch;
     std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
     std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+    std::chrono::steady_clock::time_point created;
   };
+  struct Endpoint {
+    std::string target;
+    bool tls = false;
+    std::mutex mu;
+    std::shared_ptr<Connection> connection;  // GUARDED_BY(mu)
+  };
+  std::shared_ptr<Connection> ConnectionOf(Endpoint& endpoint);
+  // Replaces `failed` (if still current and older than a second) by a new one.
+  void Reconnect(Endpoint& endpoint, const std::shared_ptr<Connection>& failed);
+  std::shared_ptr<Connection> NewConnection(const Endpoint& endpoint) const;
   explicit EtcdClient(EtcdOptions options) : options_(std::move(options)) {}
   // Runs `call` on endpoints in turn until one answers or time is up.
   template <typename Call>
   Status WithEndpoints(const char* what, Call call);
   // Sets the deadline and the auth token on `context`.
   void Prepare(grpc::ClientContext* context, std::chrono::system_clock::time_point deadline);
-  Status Authenticate(Endpoint& endpoint, std::chrono::system_clock::time_point deadline);
+  Status Authenticate(Connection& connection, std::chrono::system_clock::time_point deadline);
 
   const EtcdOptions options_;
-  std::vector<Endpoint> endpoints_;
+  grpc::SslCredentialsOptions ssl_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::atomic<size_t> current_{0};  // the endpoint that answered last
   std::mutex token_mutex_;
   std::string token_;  // GUARDED_BY(token_mutex_)

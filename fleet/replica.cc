@@ -324,7 +324,9 @@ void Replica::WatchLoop() {
         std::lock_guard<std::mutex> lock(stream_mu_);
         stream_ = nullptr;
       }
-      stream->Cancel();
+      // The stream stays open after etcd cancels one watch on it: end it
+      // ourselves unless Read already saw its end.
+      if (stopping() || relist || !s.ok()) stream->Cancel();
       Status finished = stream->Finish();
       if (s.ok() && !relist) s = finished;
     }
@@ -342,7 +344,11 @@ void Replica::WatchLoop() {
       s = l;
     }
     stats_->errors++;
-    if (failures++ == 0) spdlog::warn("fleet: the etcd watch stopped ({}); retrying", s.ToString());
+    if (failures++ == 0) {
+      spdlog::warn("fleet: the etcd watch stopped ({}); retrying", s.ToString());
+    } else {
+      spdlog::debug("fleet: watch attempt {} failed: {}", failures, s.ToString());
+    }
     for (int i = 0; i < 4 && !stopping(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -441,7 +447,8 @@ Status Replica::Commit(const WriteBatch& batch, Durability) {
       PinnedValue rev;
       Status g = store_->Get(ModRevisionKey(key), &rev);
       const int64_t have = g.ok() ? DecodeRevision(rev.value()) : 0;
-      if (have != mod_revision) return false;
+      // As new as etcd's answer, or newer (the key may have changed again).
+      if (mod_revision > 0 ? have < mod_revision : (have != 0 && have <= head)) return false;
     }
     return true;
   };
