@@ -336,8 +336,10 @@ class FleetClusterTest : public FleetTest {
 };
 
 TEST_F(FleetClusterTest, AMemberKilledAndRestartedDuringWrites) {
-  MountedStore* a = AddMount();
-  MountedStore* b = AddMount();
+  // Killing the leader costs an election (about a second, more on a loaded
+  // machine): writes wait for it within their timeout.
+  MountedStore* a = AddMount("etcd_timeout_ms=8000");
+  MountedStore* b = AddMount("etcd_timeout_ms=8000");
   int failed = 0;
   for (int i = 0; i < 60; ++i) {
     if (i == 20) etcd_->Kill(0);
