@@ -52,7 +52,7 @@ void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   uint64_t size = 0;
   Status s = StatInode(*inode, &attr, &size);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   struct stat st;
@@ -127,11 +127,11 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
   const bool resize = to_set & FUSE_SET_ATTR_SIZE;
   const uint64_t new_size = resize ? static_cast<uint64_t>(in->st_size) : 0;
   if (resize && inode->is_dir) {
-    fuse_reply_err(req, EISDIR);
+    ReplyError(req, EISDIR);
     return;
   }
   if (resize && new_size > kMaxFileBytes) {
-    fuse_reply_err(req, EFBIG);
+    ReplyError(req, EFBIG);
     return;
   }
   Inode& file = *inode;
@@ -159,7 +159,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
   // A truncate to 0 never reads the old bytes.
   Status s = ChangeAttr(file, /*load_inline=*/!(resize && new_size == 0), change, &attr, &size);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   struct stat st;

@@ -32,23 +32,23 @@ void Filesystem::Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offse
   const bool keep_size = mode & FALLOC_FL_KEEP_SIZE;
   const bool punch = mode & FALLOC_FL_PUNCH_HOLE;
   if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) || (punch && !keep_size)) {
-    fuse_reply_err(req, EOPNOTSUPP);
+    ReplyError(req, EOPNOTSUPP);
     return;
   }
   if (offset < 0 || length <= 0) {
-    fuse_reply_err(req, EINVAL);
+    ReplyError(req, EINVAL);
     return;
   }
   const uint64_t begin = static_cast<uint64_t>(offset);
   const uint64_t end = begin + static_cast<uint64_t>(length);
   if (end > kMaxFileBytes || end < begin) {
-    fuse_reply_err(req, EFBIG);
+    ReplyError(req, EFBIG);
     return;
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (keep_size && !punch) {
-    fuse_reply_err(req, inode->is_dir ? EISDIR : 0);  // nothing to reserve
+    ReplyError(req, inode->is_dir ? EISDIR : 0);  // nothing to reserve
     return;
   }
   const int64_t now = NowNs();
@@ -92,7 +92,7 @@ void Filesystem::Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offse
   Attr attr;
   uint64_t size = 0;
   Status s = ChangeAttr(file, /*load_inline=*/true, change, &attr, &size);
-  fuse_reply_err(req, ErrnoOf(s));
+  ReplyError(req, ErrnoOf(s));
 }
 
 }  // namespace alexfs::fs

@@ -36,20 +36,20 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (no_open()) {
     // The kernel remembers this (no_open) and sends no more open, flush or
     // release for files; it keeps the page cache across opens.
-    fuse_reply_err(req, ENOSYS);
+    ReplyError(req, ENOSYS);
     return;
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (inode->is_dir) {
-    fuse_reply_err(req, EISDIR);
+    ReplyError(req, EISDIR);
     return;
   }
   {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
     std::unique_lock<std::shared_mutex> lock(inode->mutex);
     if (!inode->buffer && inodes_.KeyOf(*inode).empty() && inode->orphan_value.value().empty()) {
-      fuse_reply_err(req, ErrnoOf(Removed()));  // the VFS retries with a fresh lookup
+      ReplyError(req, ErrnoOf(Removed()));  // the VFS retries with a fresh lookup
       return;
     }
     // With atomic_o_trunc the kernel sends O_TRUNC here instead of a setattr.
@@ -58,7 +58,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       uint64_t size = 0;
       Status s = StatInode(*inode, &attr, &size);
       if (!s.ok()) {
-        fuse_reply_err(req, ErrnoOf(s));
+        ReplyError(req, ErrnoOf(s));
         return;
       }
       if (attr.is_reg()) {
@@ -66,7 +66,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         s = EnsureBuffer(*inode, /*load_inline=*/false);
         if (s.ok()) s = inode->buffer->Truncate(0, LoaderFor(*inode));
         if (!s.ok()) {
-          fuse_reply_err(req, ErrnoOf(s));
+          ReplyError(req, ErrnoOf(s));
           return;
         }
         inode->buffer->attr().mtime_ns = inode->buffer->attr().ctime_ns = NowNs();
@@ -147,7 +147,7 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
     std::string_view block;
     s = ViewBlock(*inode, file, index, reply.NewPin(), &block);
     if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
+      ReplyError(req, ErrnoOf(s));
       return;
     }
     std::string_view part = in_block < block.size() ? block.substr(in_block, n) : std::string_view();
@@ -163,14 +163,14 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (off < 0 || static_cast<uint64_t>(off) + size > kMaxFileBytes) {
-    fuse_reply_err(req, EFBIG);
+    ReplyError(req, EFBIG);
     return;
   }
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::unique_lock<std::shared_mutex> lock(inode->mutex);
   Status s = EnsureBuffer(*inode);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   FileBuffer& buffer = *inode->buffer;
@@ -182,7 +182,7 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   }
   if (s.ok()) s = buffer.Write(offset, std::string_view(buf, size), LoaderFor(*inode));
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   buffer.attr().mtime_ns = buffer.attr().ctime_ns = NowNs();
@@ -193,7 +193,7 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
           static_cast<int64_t>(options_.max_dirty_bytes)) {
     s = CommitLocked(*inode, Durability::kBuffered);
     if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
+      ReplyError(req, ErrnoOf(s));
       return;
     }
   }
@@ -203,25 +203,25 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
 void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   if (no_open()) {
     // The kernel stops sending flush (no_flush); close(2) costs no round trip.
-    fuse_reply_err(req, ENOSYS);
+    ReplyError(req, ENOSYS);
     return;
   }
   // close(2): commit, buffered. A daemon crash after close loses nothing.
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
-  fuse_reply_err(req, ErrnoOf(Commit(*inode, Durability::kBuffered)));
+  ReplyError(req, ErrnoOf(Commit(*inode, Durability::kBuffered)));
 }
 
 void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   if (no_open()) {
     // Only files created before the kernel saw the first ENOSYS open get a
     // release; nothing was counted for them.
-    fuse_reply_err(req, 0);
+    ReplyError(req, 0);
     return;
   }
   std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
-    fuse_reply_err(req, 0);
+    ReplyError(req, 0);
     return;
   }
   // Flush has committed already unless the file was written through another
@@ -234,7 +234,7 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     // An orphan's bytes die with its last handle.
     if (inode->buffer && inodes_.KeyOf(*inode).empty()) inode->buffer.reset();
   }
-  fuse_reply_err(req, 0);
+  ReplyError(req, 0);
 }
 
 void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
@@ -247,13 +247,13 @@ void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   // exclusive) do not wait for the disk, and concurrent fsyncs share one
   // fdatasync (the store's group commit).
   Status s = Commit(*inode, Durability::kBuffered);
-  if (s.ok()) s = store_->Sync();
-  fuse_reply_err(req, ErrnoOf(s));
+  if (s.ok()) s = target_->Sync();
+  ReplyError(req, ErrnoOf(s));
 }
 
 void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info*) {
   if (whence != SEEK_DATA && whence != SEEK_HOLE) {
-    fuse_reply_err(req, EINVAL);  // SEEK_SET/CUR/END never reach the daemon
+    ReplyError(req, EINVAL);  // SEEK_SET/CUR/END never reach the daemon
     return;
   }
   ReadableFile readable;
@@ -264,7 +264,7 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
   const uint64_t size = file.size;
   const uint64_t start = static_cast<uint64_t>(std::max<off_t>(off, 0));
   if (start >= size) {
-    fuse_reply_err(req, ENXIO);
+    ReplyError(req, ENXIO);
     return;
   }
   if (!file.in_blocks) {
@@ -305,7 +305,7 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
     std::string_view block;
     s = ViewBlock(*inode, file, index, &pin, &block);
     if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
+      ReplyError(req, ErrnoOf(s));
       return;
     }
     const uint64_t begin = std::max(start, index * kBlockBytes);
@@ -322,7 +322,7 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
   }
   // No data after start: ENXIO; no hole before the end: the end (an implicit hole).
   if (whence == SEEK_DATA) {
-    fuse_reply_err(req, ENXIO);
+    ReplyError(req, ENXIO);
   } else {
     fuse_reply_lseek(req, static_cast<off_t>(size));
   }

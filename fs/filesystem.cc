@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,10 +21,13 @@ int ErrnoOf(const Status& s) {
 Filesystem::Filesystem(Store* store, FilesystemOptions options)
     : store_(store),
       options_(std::move(options)),
+      local_target_(store),
+      target_(options_.target != nullptr ? options_.target : &local_target_),
       // Inode numbers restart at 2 every mount; the generation tells mounts apart.
       inodes_(static_cast<uint64_t>(NowNs() / 1000000)) {}
 
 Filesystem::~Filesystem() {
+  target_->Stop();  // no remote change may reach this object any more
   if (committer_.joinable()) {
     {
       std::lock_guard<std::mutex> lock(committer_mutex_);
@@ -35,6 +39,7 @@ Filesystem::~Filesystem() {
 }
 
 Status Filesystem::Start() {
+  target_->Start(this);
   Object root;
   Status s = ReadObject(RootKey(), &root);
   if (s.IsNotFound()) {
@@ -47,6 +52,8 @@ Status Filesystem::Start() {
     WriteBatch batch;
     batch.Put(RootKey(), EncodeObject(attr, {}));
     s = Apply(batch, Durability::kDurable);
+    // Fleet mode: another mount created it first.
+    if (IsConflict(s)) s = ReadObject(RootKey(), &root);
   }
   if (!s.ok()) return s;
   PinnedValue counter;
@@ -78,7 +85,9 @@ Status Filesystem::Shutdown() {
     committer_cv_.notify_all();
     committer_.join();
   }
-  return CommitAll(Durability::kDurable);
+  Status s = CommitAll(Durability::kDurable);
+  target_->Stop();
+  return s;
 }
 
 void Filesystem::CommitterLoop() {
@@ -229,7 +238,7 @@ std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t paren
   // A directory's marker key has one more byte than its path.
   if (err == 0 && is_dir && path.size() + 1 > kMaxKeyBytes) err = ENAMETOOLONG;
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return nullptr;
   }
   const std::string key = is_dir ? DirKey(path) : FileKey(path);
@@ -244,7 +253,7 @@ std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t paren
   }
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return nullptr;
   }
   return NewEntry(key, attr, bytes.size(), e);
@@ -258,6 +267,16 @@ Status Filesystem::NewFileId(uint64_t* id) {
   constexpr uint64_t kReserveAhead = 1024;
   std::lock_guard<std::mutex> lock(file_id_mutex_);
   if (next_file_id_ >= reserved_file_ids_) {
+    // Another mount of a fleet may have reserved ids since: start after them.
+    PinnedValue stored;
+    Status g = store_->Get(NextFileIdKey(), &stored);
+    if (g.ok() && stored.value().size() == 8) {
+      uint64_t theirs = 0;
+      std::memcpy(&theirs, stored.value().data(), 8);  // little-endian hosts only
+      next_file_id_ = std::max(next_file_id_, theirs);
+    } else if (!g.ok() && !g.IsNotFound()) {
+      return g;
+    }
     const uint64_t reserved = next_file_id_ + kReserveAhead;
     std::string counter(8, '\0');
     std::memcpy(counter.data(), &reserved, 8);  // little-endian hosts only
@@ -445,17 +464,85 @@ Status Filesystem::NewAttr(fuse_req_t req, const std::string& dir_path, mode_t m
 
 // ---- Commits ----
 
+namespace {
+// Per request thread: set by Apply when the target reports a conflict, read by
+// ReplyError and RetryOnConflict.
+thread_local bool t_conflict = false;
+thread_local bool t_reply_held = false;
+}  // namespace
+
 Status Filesystem::Apply(const WriteBatch& batch, Durability durability) {
-  Status s = store_->Write(batch, durability);
-  if (!s.ok()) spdlog::error("store write failed: {}", s.ToString());
+  Status s = target_->Commit(batch, durability);
+  if (IsConflict(s)) {
+    t_conflict = true;
+    spdlog::debug("{}", s.ToString());
+  } else if (!s.ok()) {
+    spdlog::error("store write failed: {}", s.ToString());
+  }
   return s;
+}
+
+void Filesystem::ReplyError(fuse_req_t req, int err) {
+  if (t_conflict && err == EAGAIN) {
+    t_reply_held = true;  // RetryOnConflict runs the handler again
+    return;
+  }
+  fuse_reply_err(req, err);
+}
+
+void Filesystem::RetryOnConflict(fuse_req_t req, const std::function<void()>& handler) {
+  for (int attempt = 0;; ++attempt) {
+    t_conflict = false;
+    t_reply_held = false;
+    handler();
+    const bool retry = t_reply_held;
+    t_conflict = t_reply_held = false;
+    if (!retry) return;
+    if (attempt + 1 >= kMaxConflictRetries) {
+      spdlog::warn("a change lost the race to other mounts {} times; answering EAGAIN",
+                   kMaxConflictRetries);
+      fuse_reply_err(req, EAGAIN);
+      return;
+    }
+  }
+}
+
+void Filesystem::Exclusive(const std::function<void()>& fn) {
+  std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
+  fn();
+}
+
+void Filesystem::KeysChanged(const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    if (key.empty()) continue;
+    if (key == RootKey()) {
+      invalidator_.InodeChanged(FUSE_ROOT_ID);
+      continue;
+    }
+    if (key[0] == '\0') {  // a link body is an inode; blocks come with their record
+      if (std::shared_ptr<Inode> inode = inodes_.Find(key)) invalidator_.InodeChanged(inode->ino);
+      continue;
+    }
+    if (std::shared_ptr<Inode> inode = inodes_.Find(key)) invalidator_.InodeChanged(inode->ino);
+    std::string path = key.back() == '/' ? key.substr(0, key.size() - 1) : key;
+    size_t slash = path.rfind('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    fuse_ino_t parent = FUSE_ROOT_ID;
+    if (slash != std::string::npos) {
+      std::shared_ptr<Inode> dir = inodes_.Find(DirKey(path.substr(0, slash)));
+      if (!dir) continue;  // the kernel knows nothing below an unknown directory
+      parent = dir->ino;
+    }
+    invalidator_.EntryChanged(parent, name);
+    invalidator_.InodeChanged(parent);
+  }
 }
 
 Status Filesystem::CommitLocked(Inode& inode, Durability durability) {
   if (!inode.buffer) {
     // Unconditionally: Sync is free when nothing is pending, and a sync that
     // another thread has started may not cover this inode's last commit.
-    return durability == Durability::kDurable ? store_->Sync() : Status::OK();
+    return durability == Durability::kDurable ? target_->Sync() : Status::OK();
   }
   std::string key = inodes_.KeyOf(inode);
   if (key.empty()) return Status::OK();  // an orphan: nothing to keep
@@ -493,7 +580,7 @@ Status Filesystem::CommitAll(Durability durability) {
   if (durability == Durability::kDurable) {
     // Unconditionally (free when nothing is pending): an fsync(dir) racing
     // with the committer's sync must not return before its data is on disk.
-    Status s = store_->Sync();
+    Status s = target_->Sync();
     if (!s.ok() && first_error.ok()) first_error = s;
   }
   return first_error;
@@ -634,48 +721,61 @@ const fuse_lowlevel_ops kOps = [] {
     Self(req, Request::kGetAttr)->GetAttr(req, ino, fi);
   };
   ops.setattr = [](fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                   fuse_file_info* fi) { Self(req, Request::kSetAttr)->SetAttr(req, ino, attr, to_set, fi); };
+                   fuse_file_info* fi) { Filesystem* fs = Self(req, Request::kSetAttr);
+    Filesystem::RetryOnConflict(req, [&] { fs->SetAttr(req, ino, attr, to_set, fi); }); };
   ops.readlink = [](fuse_req_t req, fuse_ino_t ino) { Self(req, Request::kReadLink)->ReadLink(req, ino); };
   ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
-    Self(req, Request::kMkNod)->MkNod(req, parent, name, mode, rdev);
+    Filesystem* fs = Self(req, Request::kMkNod);
+    Filesystem::RetryOnConflict(req, [&] { fs->MkNod(req, parent, name, mode, rdev); });
   };
   ops.mkdir = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-    Self(req, Request::kMkDir)->MkDir(req, parent, name, mode);
+    Filesystem* fs = Self(req, Request::kMkDir);
+    Filesystem::RetryOnConflict(req, [&] { fs->MkDir(req, parent, name, mode); });
   };
   ops.unlink = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    Self(req, Request::kUnlink)->Unlink(req, parent, name);
+    Filesystem* fs = Self(req, Request::kUnlink);
+    Filesystem::RetryOnConflict(req, [&] { fs->Unlink(req, parent, name); });
   };
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
-    Self(req, Request::kRmDir)->RmDir(req, parent, name);
+    Filesystem* fs = Self(req, Request::kRmDir);
+    Filesystem::RetryOnConflict(req, [&] { fs->RmDir(req, parent, name); });
   };
   ops.symlink = [](fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
-    Self(req, Request::kSymlink)->Symlink(req, target, parent, name);
+    Filesystem* fs = Self(req, Request::kSymlink);
+    Filesystem::RetryOnConflict(req, [&] { fs->Symlink(req, target, parent, name); });
   };
   ops.rename = [](fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                   const char* newname, unsigned int flags) {
-    Self(req, Request::kRename)->Rename(req, parent, name, newparent, newname, flags);
+    Filesystem* fs = Self(req, Request::kRename);
+    Filesystem::RetryOnConflict(req, [&] { fs->Rename(req, parent, name, newparent, newname, flags); });
   };
   ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-    Self(req, Request::kLink)->Link(req, ino, newparent, newname);
+    Filesystem* fs = Self(req, Request::kLink);
+    Filesystem::RetryOnConflict(req, [&] { fs->Link(req, ino, newparent, newname); });
   };
   ops.open = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Self(req, Request::kOpen)->Open(req, ino, fi);
   };
   ops.create = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
-                  fuse_file_info* fi) { Self(req, Request::kCreate)->Create(req, parent, name, mode, fi); };
+                  fuse_file_info* fi) { Filesystem* fs = Self(req, Request::kCreate);
+    Filesystem::RetryOnConflict(req, [&] { fs->Create(req, parent, name, mode, fi); }); };
   ops.read = [](fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     Self(req, Request::kRead)->Read(req, ino, size, off, fi);
   };
   ops.write = [](fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-                 fuse_file_info* fi) { Self(req, Request::kWrite)->Write(req, ino, buf, size, off, fi); };
+                 fuse_file_info* fi) { Filesystem* fs = Self(req, Request::kWrite);
+    Filesystem::RetryOnConflict(req, [&] { fs->Write(req, ino, buf, size, off, fi); }); };
   ops.flush = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req, Request::kFlush)->Flush(req, ino, fi);
+    Filesystem* fs = Self(req, Request::kFlush);
+    Filesystem::RetryOnConflict(req, [&] { fs->Flush(req, ino, fi); });
   };
   ops.release = [](fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    Self(req, Request::kRelease)->Release(req, ino, fi);
+    Filesystem* fs = Self(req, Request::kRelease);
+    Filesystem::RetryOnConflict(req, [&] { fs->Release(req, ino, fi); });
   };
   ops.fsync = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-    Self(req, Request::kFsync)->Fsync(req, ino, datasync, fi);
+    Filesystem* fs = Self(req, Request::kFsync);
+    Filesystem::RetryOnConflict(req, [&] { fs->Fsync(req, ino, datasync, fi); });
   };
   ops.lseek = [](fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
     Self(req, Request::kLseek)->Lseek(req, ino, off, whence, fi);
@@ -694,15 +794,18 @@ const fuse_lowlevel_ops kOps = [] {
     Self(req, Request::kReleaseDir)->ReleaseDir(req, ino, fi);
   };
   ops.fsyncdir = [](fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
-    Self(req, Request::kFsyncDir)->FsyncDir(req, ino, datasync, fi);
+    Filesystem* fs = Self(req, Request::kFsyncDir);
+    Filesystem::RetryOnConflict(req, [&] { fs->FsyncDir(req, ino, datasync, fi); });
   };
   ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                      fuse_file_info* fi) {
-    Self(req, Request::kFallocate)->Fallocate(req, ino, mode, offset, length, fi);
+    Filesystem* fs = Self(req, Request::kFallocate);
+    Filesystem::RetryOnConflict(req, [&] { fs->Fallocate(req, ino, mode, offset, length, fi); });
   };
   ops.setxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
                     size_t size, int flags) {
-    Self(req, Request::kSetXattr)->SetXattr(req, ino, name, value, size, flags);
+    Filesystem* fs = Self(req, Request::kSetXattr);
+    Filesystem::RetryOnConflict(req, [&] { fs->SetXattr(req, ino, name, value, size, flags); });
   };
   ops.getxattr = [](fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     Self(req, Request::kGetXattr)->GetXattr(req, ino, name, size);
@@ -711,7 +814,8 @@ const fuse_lowlevel_ops kOps = [] {
     Self(req, Request::kListXattr)->ListXattr(req, ino, size);
   };
   ops.removexattr = [](fuse_req_t req, fuse_ino_t ino, const char* name) {
-    Self(req, Request::kRemoveXattr)->RemoveXattr(req, ino, name);
+    Filesystem* fs = Self(req, Request::kRemoveXattr);
+    Filesystem::RetryOnConflict(req, [&] { fs->RemoveXattr(req, ino, name); });
   };
   return ops;
 }();

@@ -71,6 +71,7 @@
 #include <vector>
 
 #include "engine/store.h"
+#include "fs/change_target.h"
 #include "fs/inode_table.h"
 #include "fs/invalidator.h"
 #include "fs/request_counts.h"
@@ -101,13 +102,16 @@ struct FilesystemOptions {
   // before it returns, so buffers never grow past about these limits.
   uint64_t max_dirty_bytes = uint64_t{256} << 20;
   uint64_t max_file_dirty_bytes = uint64_t{64} << 20;
+  // Where changes go (fs/change_target.h); null: the store itself. Must
+  // outlive the Filesystem. Fleet mode passes its etcd-backed target.
+  ChangeTarget* target = nullptr;
 };
 
-class Filesystem {
+class Filesystem final : public RemoteChangeSink {
  public:
   // `store` must outlive the Filesystem.
   Filesystem(Store* store, FilesystemOptions options);
-  ~Filesystem();
+  ~Filesystem() override;
   Filesystem(const Filesystem&) = delete;
   Filesystem& operator=(const Filesystem&) = delete;
 
@@ -117,6 +121,21 @@ class Filesystem {
   // Stops the committer, commits every dirty buffer and syncs the store. Call
   // after the session loop has returned (no handler runs any more).
   Status Shutdown();
+
+  // RemoteChangeSink (fs/change_target.h): the entry points of a target that
+  // applies other mounts' changes to the store.
+  void Exclusive(const std::function<void()>& fn) override;
+  void KeysChanged(const std::vector<std::string>& keys) override;
+
+  // Runs `handler` (one request's handler) again while its commit lost a race
+  // to another mount (Conflict from the target; the store has caught up, so the
+  // re-run sees fresh data), up to kMaxConflictRetries times, then answers
+  // EAGAIN. A handler's error reply for a conflict goes through ReplyError,
+  // which holds it back when a retry will follow.
+  static constexpr int kMaxConflictRetries = 8;
+  static void RetryOnConflict(fuse_req_t req, const std::function<void()>& handler);
+  // fuse_reply_err, except for a conflict that RetryOnConflict will retry.
+  static void ReplyError(fuse_req_t req, int err);
 
   // The operation table handed to fuse_session_new; userdata is the Filesystem.
   static const fuse_lowlevel_ops& Operations();
@@ -370,6 +389,8 @@ class Filesystem {
 
   Store* const store_;
   const FilesystemOptions options_;
+  LocalTarget local_target_;
+  ChangeTarget* const target_;  // options_.target, or &local_target_
   InodeTable inodes_;
 
   mutable std::shared_mutex namespace_mutex_;

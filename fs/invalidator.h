@@ -1,5 +1,7 @@
 // Invalidator: tells the kernel, from a thread of its own, that directories
-// changed, so it drops its cached listings (cache_readdir keeps them across
+// changed, so it drops its cached listings (and, in fleet mode, that inodes
+// and names changed on another mount, so it drops their attributes, pages and
+// entries) (cache_readdir keeps them across
 // opens). The kernel's own bookkeeping misses some changes that land while a
 // multi-page listing is being cached: without this, 0.1-0.3% of listings of a
 // 300-name directory under concurrent create/rename/unlink showed a name
@@ -19,6 +21,9 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
+#include <string>
+#include <utility>
 #include <thread>
 #include <unordered_set>
 
@@ -39,6 +44,11 @@ class Invalidator {
   // Queues directory `ino` for invalidation (a directory queued twice before
   // the thread runs is invalidated once).
   void DirectoryChanged(fuse_ino_t ino);
+  // Queues inode `ino`: its attributes and cached pages are dropped.
+  void InodeChanged(fuse_ino_t ino) { DirectoryChanged(ino); }
+  // Queues the name `name` in directory `parent`: the kernel's entry (or
+  // negative entry) for it is dropped.
+  void EntryChanged(fuse_ino_t parent, std::string name);
 
  private:
   void Run();
@@ -48,6 +58,7 @@ class Invalidator {
   std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_set<fuse_ino_t> queued_;  // guarded by mu_
+  std::set<std::pair<fuse_ino_t, std::string>> queued_entries_;  // guarded by mu_
   bool running_ = false;                   // guarded by mu_
 };
 

@@ -301,6 +301,17 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
                                   "cannot open the store in " + config.data_dir + ": " +
                                       s.message()));
   }
+  std::unique_ptr<ChangeTarget> target;  // destroyed after the filesystem
+  if (config.open_target) {
+    s = config.open_target(store.get(), &target);
+    if (!s.ok()) {
+      store->Close();
+      return fail(Status::WithErrno(s.code(), s.errno_value(),
+                                    "cannot start fleet mode on " + config.data_dir + ": " +
+                                        s.message()));
+    }
+    fs_options.target = target.get();
+  }
   Filesystem filesystem(store.get(), fs_options);
   s = filesystem.Start();
   if (!s.ok()) {

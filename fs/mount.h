@@ -8,12 +8,15 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/env.h"
 #include "engine/stats.h"
 #include "engine/status.h"
+#include "engine/store.h"
+#include "fs/change_target.h"
 #include "fs/request_counts.h"
 
 namespace alexfs::fs {
@@ -44,6 +47,10 @@ struct MountConfig {
   // daemon's live stats (tools/alexfs/stats_socket.h).
   using StatsProbe = std::function<void(StoreStats*, RequestTotals*)>;
   std::function<void(StatsProbe)> on_stats_probe;
+  // Where changes go (fs/change_target.h). Unset: the store itself. Set (fleet
+  // mode): called once the store is open, before the filesystem starts; the
+  // target it makes lives until after the final commit.
+  std::function<Status(Store*, std::unique_ptr<ChangeTarget>*)> open_target;
 };
 
 // Checks that `mountpoint` can take a mount: it exists, is a directory, is not

@@ -1,6 +1,7 @@
 // lookup, forget, mknod, mkdir, symlink, readlink, unlink, rmdir, link.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -17,18 +18,18 @@ bool IsLinkBodyKey(const std::string& key) {
 
 void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (std::strlen(name) > kMaxNameBytes) {
-    fuse_reply_err(req, ENAMETOOLONG);
+    ReplyError(req, ENAMETOOLONG);
     return;
   }
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string dir_path;
   int err = DirPathOf(parent, &dir_path);
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   if (dir_path.size() + 1 + std::strlen(name) > kMaxPathBytes) {
-    fuse_reply_err(req, ENAMETOOLONG);
+    ReplyError(req, ENAMETOOLONG);
     return;
   }
   Entry entry;
@@ -44,7 +45,7 @@ void Filesystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     return;
   }
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   MakeEntry(entry.object, &e);
@@ -62,7 +63,7 @@ void Filesystem::MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     return;
   }
   if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) && !S_ISBLK(mode)) {
-    fuse_reply_err(req, EINVAL);
+    ReplyError(req, EINVAL);
     return;
   }
   // Fifos, sockets and device nodes are metadata only: the kernel serves them.
@@ -82,7 +83,7 @@ void Filesystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent,
                          const char* name) {
   std::string_view link(target);
   if (link.size() > kMaxPathBytes) {
-    fuse_reply_err(req, ENAMETOOLONG);
+    ReplyError(req, ENAMETOOLONG);
     return;
   }
   fuse_entry_param e;
@@ -98,11 +99,11 @@ void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
   Object object;
   Status s = key.empty() ? Removed() : ReadObject(key, &object);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   if (!S_ISLNK(object.attr.mode)) {
-    fuse_reply_err(req, EINVAL);
+    ReplyError(req, EINVAL);
     return;
   }
   std::string target(object.bytes);
@@ -210,17 +211,17 @@ void Filesystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string dir_path;
   int err = DirPathOf(parent, &dir_path);
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   Entry entry;
   Status s = ResolveName(dir_path, name, &entry);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   if (entry.is_dir()) {
-    fuse_reply_err(req, EISDIR);
+    ReplyError(req, EISDIR);
     return;
   }
   const int64_t now = NowNs();
@@ -232,11 +233,11 @@ void Filesystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   entry.object.pin.Reset();
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   if (!orphan_key.empty()) OrphanInode(orphan_key);
-  fuse_reply_err(req, 0);
+  ReplyError(req, 0);
 }
 
 bool Filesystem::DirIsEmpty(const std::string& dir_path) const {
@@ -252,21 +253,21 @@ void Filesystem::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   std::string dir_path;
   int err = DirPathOf(parent, &dir_path);
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   Entry entry;
   Status s = ResolveName(dir_path, name, &entry);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   if (!entry.is_dir()) {
-    fuse_reply_err(req, ENOTDIR);
+    ReplyError(req, ENOTDIR);
     return;
   }
   if (!DirIsEmpty(entry.path)) {
-    fuse_reply_err(req, ENOTEMPTY);
+    ReplyError(req, ENOTEMPTY);
     return;
   }
   const int64_t now = NowNs();
@@ -276,11 +277,11 @@ void Filesystem::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   entry.object.pin.Reset();
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   OrphanInode(entry.stored_key);
-  fuse_reply_err(req, 0);
+  ReplyError(req, 0);
 }
 
 // ---- Hard links ----
@@ -296,7 +297,7 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (inode->is_dir) {
-    fuse_reply_err(req, EPERM);
+    ReplyError(req, EPERM);
     return;
   }
   std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
@@ -306,7 +307,7 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
   std::string key = inodes_.KeyOf(*inode);
   if (err == 0 && key.empty()) err = ENOENT;
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   std::unique_lock<std::shared_mutex> lock(inode->mutex);
@@ -346,6 +347,13 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
     }
     batch.Put(FileKey(path), EncodeLinkPointer(id));
   } else {
+    // The stored counter: another mount of a fleet may have advanced it.
+    PinnedValue stored;
+    if (store_->Get(NextLinkIdKey(), &stored).ok() && stored.value().size() == 8) {
+      uint64_t theirs = 0;
+      std::memcpy(&theirs, stored.value().data(), 8);  // little-endian hosts only
+      next_link_id_ = std::max(next_link_id_, theirs);
+    }
     new_link_id = next_link_id_;
     body_key = LinkBodyKey(new_link_id);
     batch.Put(body_key, std::move(record));
@@ -360,7 +368,7 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
   if (!s.ok()) {
     if (inode->buffer) inode->buffer->attr().nlink -= 1;
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   if (inode->buffer) {

@@ -101,11 +101,11 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   const bool exchange = flags & RENAME_EXCHANGE;
   const bool noreplace = flags & RENAME_NOREPLACE;
   if ((flags & ~(RENAME_EXCHANGE | RENAME_NOREPLACE)) != 0 || (exchange && noreplace)) {
-    fuse_reply_err(req, EINVAL);
+    ReplyError(req, EINVAL);
     return;
   }
   if (std::strlen(newname) > kMaxNameBytes) {
-    fuse_reply_err(req, ENAMETOOLONG);
+    ReplyError(req, ENAMETOOLONG);
     return;
   }
   auto started = std::chrono::steady_clock::now();
@@ -114,65 +114,65 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   int err = DirPathOf(parent, &old_dir);
   if (err == 0) err = DirPathOf(newparent, &new_dir);
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   Entry src;
   Status s = ResolveName(old_dir, name, &src);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   const std::string new_path = ChildPath(new_dir, newname);
   if (new_path.size() > kMaxPathBytes) {
-    fuse_reply_err(req, ENAMETOOLONG);
+    ReplyError(req, ENAMETOOLONG);
     return;
   }
   Entry dst;
   s = ResolveName(new_dir, newname, &dst);
   const bool dst_exists = s.ok();
   if (!s.ok() && !s.IsNotFound()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   if (src.path == new_path) {
-    fuse_reply_err(req, 0);
+    ReplyError(req, 0);
     return;
   }
   // A directory cannot move below itself.
   if (src.is_dir() && IsUnder(new_path, src.path)) {
-    fuse_reply_err(req, EINVAL);
+    ReplyError(req, EINVAL);
     return;
   }
   if (exchange) {
     if (!dst_exists) {
-      fuse_reply_err(req, ENOENT);
+      ReplyError(req, ENOENT);
       return;
     }
     if (dst.is_dir() && IsUnder(src.path, new_path)) {
-      fuse_reply_err(req, EINVAL);
+      ReplyError(req, EINVAL);
       return;
     }
   } else if (dst_exists) {
     if (noreplace) {
-      fuse_reply_err(req, EEXIST);
+      ReplyError(req, EEXIST);
       return;
     }
     if (src.is_dir() && !dst.is_dir()) {
-      fuse_reply_err(req, ENOTDIR);
+      ReplyError(req, ENOTDIR);
       return;
     }
     if (!src.is_dir() && dst.is_dir()) {
-      fuse_reply_err(req, EISDIR);
+      ReplyError(req, EISDIR);
       return;
     }
     if (dst.is_dir() && !DirIsEmpty(dst.path)) {
-      fuse_reply_err(req, ENOTEMPTY);
+      ReplyError(req, ENOTEMPTY);
       return;
     }
     if (src.object.link_id && src.object.key == dst.object.key) {
       // Two names of one file: POSIX says do nothing.
-      fuse_reply_err(req, 0);
+      ReplyError(req, 0);
       return;
     }
   }
@@ -241,7 +241,7 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
     }
   }
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
 
@@ -272,7 +272,7 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
     spdlog::info("rename {} -> {}: {} keys, {} bytes, {} cached inodes moved, {} ms", src.path,
                  new_path, batch.count(), batch.payload_bytes(), moved_inodes, took.count());
   }
-  fuse_reply_err(req, 0);
+  ReplyError(req, 0);
 }
 
 }  // namespace alexfs::fs

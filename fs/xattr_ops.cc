@@ -69,7 +69,7 @@ void Filesystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, co
     err = EINVAL;
   }
   if (err != 0) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
@@ -106,14 +106,14 @@ void Filesystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, co
   Attr attr;
   uint64_t file_size = 0;
   Status s = ChangeAttr(*inode, /*load_inline=*/true, change, &attr, &file_size);
-  fuse_reply_err(req, ErrnoOf(s));
+  ReplyError(req, ErrnoOf(s));
 }
 
 void Filesystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c) {
   const std::string_view name(name_c);
   const XattrNamespace ns = ClassifyXattr(name);
   if (int err = CheckName(req, ns, name, posix_acl())) {
-    fuse_reply_err(req, err);
+    ReplyError(req, err);
     return;
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
@@ -134,7 +134,7 @@ void Filesystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c)
   Attr attr;
   uint64_t file_size = 0;
   Status s = ChangeAttr(*inode, /*load_inline=*/true, change, &attr, &file_size);
-  fuse_reply_err(req, ErrnoOf(s));
+  ReplyError(req, ErrnoOf(s));
 }
 
 void Filesystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, size_t size) {
@@ -143,7 +143,7 @@ void Filesystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, si
   int err = CheckName(req, ns, name, posix_acl());
   if (err != 0) {
     // Reading a trusted.* attribute without the right finds nothing.
-    fuse_reply_err(req, err == EPERM ? ENODATA : err);
+    ReplyError(req, err == EPERM ? ENODATA : err);
     return;
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
@@ -154,16 +154,16 @@ void Filesystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, si
   uint64_t file_size = 0;
   Status s = StatInode(*inode, &attr, &file_size);
   if (!s.ok()) {
-    fuse_reply_err(req, ErrnoOf(s));
+    ReplyError(req, ErrnoOf(s));
     return;
   }
   std::string_view value;
   if (!FindXattr(attr.xattrs, name, &value)) {
-    fuse_reply_err(req, ENODATA);
+    ReplyError(req, ENODATA);
   } else if (size == 0) {
     fuse_reply_xattr(req, value.size());
   } else if (size < value.size()) {
-    fuse_reply_err(req, ERANGE);
+    ReplyError(req, ERANGE);
   } else {
     fuse_reply_buf(req, value.data(), value.size());
   }
@@ -185,7 +185,7 @@ void Filesystem::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
       s = Status::Corruption("malformed extended attributes");
     }
     if (!s.ok()) {
-      fuse_reply_err(req, ErrnoOf(s));
+      ReplyError(req, ErrnoOf(s));
       return;
     }
     for (const auto& [name, value] : xattrs) {
@@ -197,7 +197,7 @@ void Filesystem::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   if (size == 0) {
     fuse_reply_xattr(req, list.size());
   } else if (size < list.size()) {
-    fuse_reply_err(req, ERANGE);
+    ReplyError(req, ERANGE);
   } else {
     fuse_reply_buf(req, list.data(), list.size());
   }

@@ -17,11 +17,16 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "fs/mount.h"
+#ifdef ALEXFS_HAVE_FLEET
+#include "fleet/replica.h"
+#endif
 #include "tools/alexfs/prometheus.h"
 #include "tools/alexfs/stats_socket.h"
 #include "tools/alexfs/commands.h"
@@ -54,9 +59,25 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
   return Status::OK();
 }
 
-fs::MountConfig ToConfig(const MountArgs& args) {
+// Fleet mode's figures for the metrics, once the replica exists.
+struct FleetMetrics {
+  std::mutex mu;
+  std::function<std::string()> text;  // GUARDED_BY(mu); unset: not in fleet mode
+  std::string Text() {
+    std::lock_guard<std::mutex> lock(mu);
+    return text ? text() : std::string();
+  }
+};
+
+// Sets *error for a malformed option.
+fs::MountConfig ToConfig(const MountArgs& args, std::string* error) {
   fs::MountConfig config;
   std::string metrics_file;
+  auto fleet_metrics = std::make_shared<FleetMetrics>();
+#ifdef ALEXFS_HAVE_FLEET
+  fleet::EtcdOptions etcd;
+#endif
+  [[maybe_unused]] bool fleet_mode = false;
   config.data_dir = std::filesystem::absolute(args.data_dir).lexically_normal().string();
   config.mountpoint = std::filesystem::absolute(args.mountpoint).lexically_normal().string();
   if (config.mountpoint.size() > 1 && config.mountpoint.back() == '/') config.mountpoint.pop_back();
@@ -68,6 +89,18 @@ fs::MountConfig ToConfig(const MountArgs& args) {
       std::string opt = list.substr(start, comma - start);
       if (opt.rfind("metrics_file=", 0) == 0) {
         metrics_file = opt.substr(std::strlen("metrics_file="));
+      } else if (opt.rfind("etcd", 0) == 0) {
+#ifdef ALEXFS_HAVE_FLEET
+        std::string bad;
+        if (fleet::ParseEtcdOption(opt, &etcd, &bad)) {
+          if (opt.rfind("etcd=", 0) == 0) fleet_mode = true;
+          if (!bad.empty() && error->empty()) *error = bad;
+        } else if (error->empty()) {
+          *error = "unknown mount option '" + opt + "'";
+        }
+#else
+        if (error->empty()) *error = "this alexfs was built without fleet mode (ALEXFS_FLEET)";
+#endif
       } else if (!opt.empty()) {
         config.options.push_back(opt);
       }
@@ -75,13 +108,32 @@ fs::MountConfig ToConfig(const MountArgs& args) {
     }
   }
   config.debug = args.debug_fuse;
+#ifdef ALEXFS_HAVE_FLEET
+  if (fleet_mode) {
+    // Fleet mode: created in the daemon (gRPC must not cross the fork).
+    config.open_target = [etcd, fleet_metrics](Store* store,
+                                               std::unique_ptr<fs::ChangeTarget>* out) {
+      std::unique_ptr<fleet::Replica> replica;
+      Status s = fleet::Replica::Open(etcd, store, &replica);
+      if (!s.ok()) return s;
+      {
+        std::lock_guard<std::mutex> lock(fleet_metrics->mu);
+        fleet_metrics->text = [stats = replica->stats()] { return stats->PrometheusText(); };
+      }
+      *out = std::move(replica);
+      return Status::OK();
+    };
+  }
+#endif
+
   // The daemon's metrics: DATA_DIR/metrics.prom (what `alexfs stats` reads),
   // and -o metrics_file=PATH too, e.g. in node_exporter's textfile directory.
   std::vector<std::string> targets = {config.data_dir + "/metrics.prom"};
   if (!metrics_file.empty()) targets.push_back(metrics_file);
   std::string data_dir = config.data_dir;
-  config.on_stats = [targets, data_dir](const StoreStats& stats, const fs::RequestTotals& requests) {
-    std::string text = PrometheusText(stats, data_dir, &requests);
+  config.on_stats = [targets, data_dir, fleet_metrics](const StoreStats& stats,
+                                                       const fs::RequestTotals& requests) {
+    std::string text = PrometheusText(stats, data_dir, &requests) + fleet_metrics->Text();
     for (const std::string& path : targets) {
       Status s = WriteFileAtomically(path, text);
       if (!s.ok()) spdlog::warn("metrics: {}", s.message());
@@ -89,16 +141,16 @@ fs::MountConfig ToConfig(const MountArgs& args) {
   };
   // DATA_DIR/stats.sock: the figures of the moment, for `alexfs stats`.
   auto socket = std::make_shared<std::unique_ptr<StatsSocket>>();
-  config.on_stats_probe = [socket, data_dir](fs::MountConfig::StatsProbe probe) {
+  config.on_stats_probe = [socket, data_dir, fleet_metrics](fs::MountConfig::StatsProbe probe) {
     if (!probe) {
       socket->reset();
       return;
     }
-    auto text = [probe, data_dir] {
+    auto text = [probe, data_dir, fleet_metrics] {
       StoreStats stats;
       fs::RequestTotals requests{};
       probe(&stats, &requests);
-      return PrometheusText(stats, data_dir, &requests);
+      return PrometheusText(stats, data_dir, &requests) + fleet_metrics->Text();
     };
     Status s = StatsSocket::Start(data_dir + "/stats.sock", text, socket.get());
     if (!s.ok()) spdlog::warn("live stats: {}; alexfs stats falls back to metrics.prom", s.message());
@@ -219,6 +271,10 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
                   "held in memory in total, default 256, and per file, default 64; past them a "
                   "write commits its file), metrics_file=PATH (also "
                   "export metrics there, e.g. for node_exporter's textfile collector), "
+                  "fleet mode: etcd=URL[|URL...] with etcd_prefix=PREFIX, etcd_cacert=, "
+                  "etcd_cert=, etcd_key=, etcd_user=, etcd_password= or etcd_password_file=, "
+                  "etcd_timeout_ms=N (writes fail with EIO after N ms without etcd; default "
+                  "3000), "
                   "and libfuse's own: allow_other, ro, noexec, nosuid, nodev, ... "
                   "(permissions are always checked: default_permissions is always on)")
       ->allow_extra_args(false);
@@ -226,7 +282,13 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
                 "Serve in this process (for systemd: Type=notify), log to stderr");
   cmd->add_flag("--debug-fuse", args->debug_fuse, "Print libfuse's trace of every request");
   cmd->callback([args, exit_code] {
-    fs::MountConfig config = ToConfig(*args);
+    std::string error;
+    fs::MountConfig config = ToConfig(*args, &error);
+    if (!error.empty()) {
+      std::fprintf(stderr, "alexfs mount: %s\n", error.c_str());
+      *exit_code = 1;
+      return;
+    }
     WaitForExitingDaemon(config.data_dir, "mount");
     *exit_code = args->foreground ? RunForeground(config) : RunDaemon(config);
   });
