@@ -173,6 +173,12 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
     fuse_reply_err(req, ErrnoOf(s));
     return;
   }
+  // A full disk fails the write here, never its commit later.
+  s = AdmitBytes(size);
+  if (!s.ok()) {
+    fuse_reply_err(req, ErrnoOf(s));
+    return;
+  }
   FileBuffer& buffer = *inode->buffer;
   uint64_t offset = (fi->flags & O_APPEND) ? buffer.size() : static_cast<uint64_t>(off);
   if (!buffer.in_blocks() && offset + size > kInlineMaxBytes) {

@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -235,6 +236,7 @@ std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t paren
   Attr attr;
   Status s = NewAttr(req, dir_path, mode, now, &attr);
   attr.rdev = rdev;
+  if (s.ok()) s = AdmitBytes(kCreateBytes + bytes.size());
   WriteBatch batch;
   if (s.ok()) {
     batch.Put(key, EncodeObject(attr, bytes));
@@ -436,10 +438,42 @@ Status Filesystem::NewAttr(fuse_req_t req, const std::string& dir_path, mode_t m
 
 // ---- Commits ----
 
-Status Filesystem::Apply(const WriteBatch& batch, Durability durability) {
+Status Filesystem::Apply(WriteBatch& batch, Durability durability) {
+  batch.UseReserve();
   Status s = store_->Write(batch, durability);
   if (!s.ok()) spdlog::error("store write failed: {}", s.ToString());
   return s;
+}
+
+Status Filesystem::AdmitBytes(uint64_t bytes) {
+  // A statvfs at most every 50 ms while the disk has room; on every call
+  // once the dirty data nears the writable space (a commit since the last
+  // look may have taken a new segment), and before any refusal.
+  constexpr int64_t kStaleNs = 50'000'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
+  auto fits = [&](uint64_t writable, uint64_t margin) {
+    return writable == UINT64_MAX || (dirty + bytes) * margin <= writable;
+  };
+  uint64_t writable = writable_cache_.load(std::memory_order_relaxed);
+  if (now - writable_at_ns_.load(std::memory_order_relaxed) > kStaleNs || !fits(writable, 2)) {
+    writable = store_->WritableBytes();
+    writable_cache_.store(writable, std::memory_order_relaxed);
+    writable_at_ns_.store(now, std::memory_order_relaxed);
+  }
+  if (fits(writable, 1)) return Status::OK();
+  return Status::NoSpace("no space for " + std::to_string(bytes) + " more bytes: " +
+                         std::to_string(writable) + " writable, " + std::to_string(dirty) +
+                         " of them taken by uncommitted data");
+}
+
+uint64_t Filesystem::FreeBytes() {
+  const uint64_t writable = store_->WritableBytes();
+  if (writable == UINT64_MAX) return writable;
+  const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
+  return writable > dirty ? writable - dirty : 0;
 }
 
 Status Filesystem::CommitLocked(Inode& inode, Durability durability) {
@@ -568,6 +602,11 @@ void Filesystem::StatFs(fuse_req_t req, fuse_ino_t) {
     st = disk;
   } else {
     st.f_bsize = st.f_frsize = 4096;
+  }
+  // Free space net of the store's reserve and of the uncommitted data: what
+  // writes can still fill before ENOSPC.
+  if (const uint64_t free = FreeBytes(); free != UINT64_MAX && st.f_frsize > 0) {
+    st.f_bfree = st.f_bavail = std::min<uint64_t>(st.f_bavail, free / st.f_frsize);
   }
   StoreStats stats = store_->GetStats();
   st.f_files = stats.keys + st.f_ffree;
