@@ -103,7 +103,7 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
       // unless the file is being written (then with the writes). Being
       // written: open (commit_on_close mode), or already dirty (no_open: open
       // counts are unknown; a truncate to 0 of a clean file is committed).
-      const bool was_dirty = inode->buffer.has_value();
+      const bool was_dirty = inode->buffer != nullptr;
       object.pin.Reset();
       const bool resize = to_set & FUSE_SET_ATTR_SIZE;
       const uint64_t new_size = resize ? static_cast<uint64_t>(in->st_size) : 0;

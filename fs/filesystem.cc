@@ -169,7 +169,7 @@ Status Filesystem::StatInode(Inode& inode, Attr* attr, uint64_t* size) const {
 Status Filesystem::ReadInodeObject(Inode& inode, Object* out) const {
   std::string key = inodes_.KeyOf(inode);
   if (!key.empty()) return ReadObject(key, out);
-  auto decoded = DecodeValue(inode.orphan_value.value());
+  auto decoded = DecodeValue(inode.OrphanValue());
   if (!decoded || decoded->kind != DecodedValue::Kind::kObject) return Removed();
   out->key.clear();
   out->attr = decoded->attr;
@@ -193,10 +193,10 @@ Status Filesystem::NewBuffer(Inode& inode, const Object& object, bool load_inlin
   if (!object.attr.is_reg()) return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL,
                                                       "not a regular file");
   if (object.in_blocks) {
-    inode.buffer.emplace(object.attr, object.file_id, object.size, &total_dirty_);
+    inode.buffer = std::make_unique<FileBuffer>(object.attr, object.file_id, object.size, &total_dirty_);
   } else {
-    inode.buffer.emplace(object.attr, load_inline ? object.bytes : std::string_view(),
-                         &total_dirty_);
+    inode.buffer = std::make_unique<FileBuffer>(
+        object.attr, load_inline ? object.bytes : std::string_view(), &total_dirty_);
     if (inode.buffer->size() > kInlineMaxBytes) {
       uint64_t id = 0;
       Status s = NewFileId(&id);
@@ -273,9 +273,9 @@ Status Filesystem::NewFileId(uint64_t* id) {
 
 Status Filesystem::StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index,
                                PinnedValue* pin, std::string_view* out) const {
-  if (inode.blocks_pinned) {
-    auto it = inode.orphan_blocks.find(index);
-    *out = it == inode.orphan_blocks.end() ? std::string_view() : it->second.value();
+  if (inode.BlocksPinned()) {
+    auto it = inode.orphan->blocks.find(index);
+    *out = it == inode.orphan->blocks.end() ? std::string_view() : it->second.value();
     return Status::OK();
   }
   Status s = store_->Get(BlockKey(file_id, index), pin);
