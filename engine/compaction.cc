@@ -1,10 +1,19 @@
 // StoreImpl::Compact: online compaction.
 //
-//  1. Seal the active segment (manual runs) so its garbage can be reclaimed.
+//  1. Seal the active segment (manual runs; idle runs if it holds enough
+//     garbage) so its garbage can be reclaimed. On a full disk the seal may
+//     fail; the sealed segments are compacted all the same.
 //  2. Pick sealed segments: manual runs take every log segment and every sorted
 //     segment holding garbage (dead entries or tombstones; its record headers
 //     and footer are not garbage); background runs take segments whose dead
-//     fraction reaches compaction_garbage_ratio.
+//     fraction reaches compaction_garbage_ratio, idle runs those reaching
+//     idle_compaction_ratio, runs for space (a write lacked it) those a tenth
+//     dead. Most dead first, and only as many as free space allows:
+//     the outputs (about the inputs' live bytes, plus one segment being
+//     written) must fit before the inputs go. What does not fit is left to
+//     the next round, which runs once this one has freed its inputs; so
+//     compaction works on a full disk as long as the reserve holds one
+//     segment's worth.
 //  3. Scan the inputs once (verifying every record): their newest sequence
 //     number, and the tombstones still needed (newer than the oldest record of
 //     a segment that stays, which they must keep shadowing).
@@ -182,29 +191,70 @@ class SortedWriter {
 
 }  // namespace
 
-Status StoreImpl::Compact() { return CompactImpl(/*background=*/false); }
+Status StoreImpl::Compact() { return CompactImpl(CompactMode::kManual); }
 
-Status StoreImpl::CompactImpl(bool background) {
+Status StoreImpl::CompactImpl(CompactMode mode) {
   std::lock_guard<std::mutex> cl(compaction_mu_);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (closed_) return Status::InvalidArgument("store " + dir_ + " is closed");
   }
-  const auto t0 = std::chrono::steady_clock::now();
-  if (!background) {
+  bool roll = mode == CompactMode::kManual;
+  if (mode == CompactMode::kIdle) {
+    EpochManager::Guard guard = epochs_->Enter();
+    const auto& seg = table_.load(std::memory_order_acquire)->Find(active_id_.load(std::memory_order_relaxed));
+    if (seg) {
+      const uint64_t data = seg->data_bytes.load(std::memory_order_relaxed);
+      const uint64_t live = std::min(data, seg->live_bytes.load(std::memory_order_relaxed));
+      roll = data > 0 && static_cast<double>(data - live) >=
+                             options_.idle_compaction_ratio * static_cast<double>(data);
+    }
+  }
+  if (roll) {
     Writer w;
     w.roll = true;
     Status s = Enqueue(&w);
-    if (!s.ok()) return s;
+    if (s.IsNoSpace()) {
+      spdlog::warn("alexfs: compaction of {} goes on without sealing the active segment: {}", dir_,
+                   s.ToString());
+    } else if (!s.ok()) {
+      return s;
+    }
   }
+  Status s;
+  for (bool more = true; s.ok() && more;) s = CompactRound(mode, &more);
+  // The garbage left is the baseline a shortage of space must beat to ask
+  // for the next compaction (AskCompactionForSpace).
+  const uint64_t lb = counters_->log_bytes.load(std::memory_order_relaxed);
+  const uint64_t live = counters_->live_bytes.load(std::memory_order_relaxed);
+  space_compaction_dead_.store(lb > live ? lb - live : 0, std::memory_order_relaxed);
+  return s;
+}
+
+Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
+  *more = false;
+  const auto t0 = std::chrono::steady_clock::now();
 
   // 2. Inputs, and the oldest record any remaining segment holds.
   std::vector<std::shared_ptr<log::Segment>> inputs;
   uint64_t min_remaining_seq = UINT64_MAX;
+  bool tight = false;  // free space is short: output segments get exact sizes
   {
+    // Candidates with their live bytes; the most dead (by fraction) first.
+    struct Eligible {
+      std::shared_ptr<log::Segment> seg;
+      uint64_t live, data;
+    };
+    std::vector<Eligible> eligible;
     std::lock_guard<std::mutex> tl(table_mu_);
     const SegmentTable* table = table_.load(std::memory_order_acquire);
     const uint32_t active = active_id_.load(std::memory_order_relaxed);
+    // For space: segments a tenth dead or more (rewriting a segment for less
+    // costs more than it gives back).
+    constexpr double kSpaceRatio = 0.1;
+    const double ratio = mode == CompactMode::kBackground ? options_.compaction_garbage_ratio
+                         : mode == CompactMode::kIdle     ? options_.idle_compaction_ratio
+                                                          : kSpaceRatio;
     for (const auto& [id, kind] : manifest_.segments) {
       const auto& seg = table->Find(id);
       const uint64_t data = seg->data_bytes.load(std::memory_order_relaxed);
@@ -219,28 +269,58 @@ Status StoreImpl::CompactImpl(bool background) {
       const uint64_t live = std::min(data, seg->live_bytes.load(std::memory_order_relaxed) + overhead);
       bool take = false;
       if (id != active && data > 0) {
-        if (background) {
-          take = static_cast<double>(data - live) >=
-                 options_.compaction_garbage_ratio * static_cast<double>(data);
-        } else {
+        if (mode == CompactMode::kManual) {
           // Every log segment; a sorted one only if it holds garbage (a
           // repeated Compact() does not rewrite a compacted store).
           take = kind == log::SegmentKind::kLog || live < data;
+        } else {
+          take = live < data && static_cast<double>(data - live) >= ratio * static_cast<double>(data);
         }
       }
       if (take) {
-        inputs.push_back(seg);
+        eligible.push_back({seg, live, data});
       } else {
         min_remaining_seq = std::min(min_remaining_seq, seg->min_sequence.load());
       }
     }
+    std::stable_sort(eligible.begin(), eligible.end(), [](const Eligible& a, const Eligible& b) {
+      // (data - live) / data, compared without division.
+      return static_cast<double>(a.data - a.live) * static_cast<double>(b.data) >
+             static_cast<double>(b.data - b.live) * static_cast<double>(a.data);
+    });
+    // Space: the outputs (live bytes and their record headers: a quarter
+    // more, generously) must fit. Output segments are allocated at the
+    // segment size, then cut to their data; when that could matter (tight)
+    // each is allocated at what is left to write instead.
+    uint64_t free = UINT64_MAX;
+    if (!FreeBytes(&free)) free = UINT64_MAX;
+    uint64_t need = 0;
+    uint64_t skipped_need = 0;
+    for (auto& e : eligible) {
+      const uint64_t n = e.live + e.live / 4;
+      if (free != UINT64_MAX && need + n > free) {
+        min_remaining_seq = std::min(min_remaining_seq, e.seg->min_sequence.load());
+        skipped_need = skipped_need == 0 ? n : std::min(skipped_need, n);
+        continue;
+      }
+      need += n;
+      inputs.push_back(std::move(e.seg));
+    }
+    if (skipped_need > 0) {
+      if (inputs.empty()) {
+        return Status::NoSpace(dir_ + ": compaction needs about " + std::to_string(skipped_need) +
+                               " bytes free, " + std::to_string(free) + " are");
+      }
+      *more = true;  // the next round, once these inputs are gone
+    }
+    tight = free != UINT64_MAX && need + segment_bytes_ > free;
   }
   if (inputs.empty()) {
-    if (background) {
+    if (mode == CompactMode::kBackground) {
       // Nothing worth it yet: ask again after more garbage accumulates.
       const uint64_t lb = counters_->log_bytes.load(std::memory_order_relaxed);
       const uint64_t live = counters_->live_bytes.load(std::memory_order_relaxed);
-      next_compaction_dead_.store((lb > live ? lb - live : 0) + options_.compaction_min_garbage_bytes);
+      next_compaction_dead_.store((lb > live ? lb - live : 0) + min_garbage_bytes_);
     }
     return Status::OK();
   }
@@ -389,6 +469,12 @@ Status StoreImpl::CompactImpl(bool background) {
     for (size_t j = 0; j < kPrefetchAhead; ++j) prefetch(j);
     std::shared_ptr<log::Segment> seg;
     uint64_t capacity = 0;
+    // Bytes of records still to write, counted only when space is tight.
+    uint64_t remaining = UINT64_MAX;
+    if (tight) {
+      remaining = 0;
+      for (const Candidate& c : cands) remaining += SortedWriter::RecordSize(input_entry(c.old_location));
+    }
     auto finish = [&]() -> Status {
       uint64_t bytes = 0;
       Status s = w.Finish(&bytes);
@@ -412,7 +498,10 @@ Status StoreImpl::CompactImpl(bool background) {
       Status s;
       if (seg && w.size() + rsize + log::kFooterRecordSize > capacity) s = finish();
       if (s.ok() && !seg) {
-        capacity = std::max<uint64_t>(options_.segment_bytes, rsize + log::kFooterRecordSize);
+        const uint64_t want = remaining == UINT64_MAX
+                                  ? segment_bytes_
+                                  : std::min(segment_bytes_, remaining + log::kFooterRecordSize);
+        capacity = std::max<uint64_t>(want, rsize + log::kFooterRecordSize);
         {
           std::lock_guard<std::mutex> tl(table_mu_);
           const uint32_t id = manifest_.next_file++;
@@ -423,6 +512,7 @@ Status StoreImpl::CompactImpl(bool background) {
       uint64_t off = 0;
       if (s.ok()) s = w.Add(e, out_seq, &off);
       if (!s.ok()) return fail(seg, s);
+      if (remaining != UINT64_MAX) remaining -= rsize;
       cands[j].new_location = log::PackLocation(seg->id(), off);
     }
     if (seg) {
@@ -560,6 +650,7 @@ Status StoreImpl::CompactImpl(bool background) {
 
   const uint64_t reclaimed = input_bytes > output_bytes ? input_bytes - output_bytes : 0;
   counters_->compactions.fetch_add(1, std::memory_order_relaxed);
+  if (mode == CompactMode::kIdle) counters_->idle_compactions.fetch_add(1, std::memory_order_relaxed);
   counters_->compaction_bytes_reclaimed.fetch_add(reclaimed, std::memory_order_relaxed);
   const auto elapsed = std::chrono::steady_clock::now() - t0;
   counters_->compaction_latency.Record(static_cast<uint64_t>(

@@ -111,6 +111,13 @@ class Env {
   /// byte written (fault injection) says no; segments are then mapped
   /// read-only and every append goes through WriteAt.
   virtual bool AllowsMappedWrites() const { return true; }
+
+  /// Bytes free on the filesystem holding `dir` (statvfs: f_bavail ×
+  /// f_frsize), for the store's reserve and segment sizing. NotSupported
+  /// where the Env cannot tell; the store then assumes there is room.
+  virtual Status FreeSpace(const std::string& /*dir*/, uint64_t* /*bytes*/) {
+    return Status::NotSupported("free space unknown");
+  }
 };
 
 /// Writes all of data[0, n) at `offset`.

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -221,6 +222,13 @@ class PosixEnv final : public Env {
       return Status::FromErrno(err, "write pid to " + path);
     }
     *lock = std::make_unique<PosixFile>(path, fd);  // closing it releases the lock
+    return Status::OK();
+  }
+
+  Status FreeSpace(const std::string& dir, uint64_t* bytes) override {
+    struct statvfs st;
+    if (::statvfs(dir.c_str(), &st) != 0) return Status::FromErrno(errno, "statvfs " + dir);
+    *bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
     return Status::OK();
   }
 };

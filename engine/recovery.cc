@@ -248,6 +248,8 @@ Status StoreImpl::Open() {
     closed_ = true;
     return s;
   }
+  // The first quiet period after Open checks for garbage too.
+  idle_checked_seq_ = UINT64_MAX;
   if (options_.commit_interval.count() > 0 || options_.compaction_garbage_ratio > 0) {
     bg_thread_ = std::thread([this] { BackgroundThread(); });
   }
@@ -261,6 +263,15 @@ Status StoreImpl::Recover() {
     Status s = env_->CreateDirs(dir_);
     if (!s.ok()) return s;
   }
+  // Sizes that follow the filesystem: a segment of at most 1/16 of the free
+  // space (so a data dir of a few MiB holds several), a reserve of two.
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  segment_bytes_ = std::max<uint64_t>(options_.segment_bytes, 4096);
+  if (uint64_t free = 0; FreeBytes(&free)) {
+    segment_bytes_ = std::min(segment_bytes_, std::max(kMiB, free / 16 / kMiB * kMiB));
+  }
+  reserve_bytes_ = options_.reserve_bytes > 0 ? options_.reserve_bytes : 2 * segment_bytes_;
+  min_garbage_bytes_ = std::min(options_.compaction_min_garbage_bytes, 2 * segment_bytes_);
   Status s = lock_.Acquire(env_, dir_ + "/LOCK");
   if (!s.ok()) return s;
 
@@ -341,7 +352,7 @@ Status StoreImpl::Recover() {
   for (const auto& [id, kind] : m.segments) {
     const bool is_newest = id == newest_log && kind == log::SegmentKind::kLog;
     std::shared_ptr<log::Segment> seg;
-    s = log::Segment::OpenExisting(env_, dir_, id, kind, is_newest ? options_.segment_bytes : 0, &seg);
+    s = log::Segment::OpenExisting(env_, dir_, id, kind, is_newest ? segment_bytes_ : 0, &seg);
     if (!s.ok()) return s;
     log::Segment* raw = seg.get();
     by_id[id - first_id] = raw;

@@ -34,6 +34,9 @@ struct StoreStats {
   uint64_t log_bytes = 0;    ///< bytes of records in all segments
   uint64_t live_bytes = 0;   ///< bytes of records the index points to
   uint64_t index_bytes = 0;  ///< memory held by the learned index
+  uint64_t writable_bytes = 0;  ///< Store::WritableBytes() (UINT64_MAX: unknown)
+  uint64_t reserve_bytes = 0;   ///< bytes kept free for compaction and deletes
+  uint64_t segment_bytes = 0;   ///< segment size in use (see StoreOptions)
   /// @}
 
   /// @name Counters since Open()
@@ -47,6 +50,7 @@ struct StoreStats {
   uint64_t bytes_logged = 0;                ///< bytes appended to the log
   uint64_t compactions = 0;                 ///< finished compaction runs
   uint64_t compaction_bytes_reclaimed = 0;  ///< log bytes compaction freed
+  uint64_t idle_compactions = 0;            ///< of compactions: runs after a quiet period
   uint64_t write_errors = 0;                ///< Write() calls that failed
   uint64_t recovered_torn_bytes = 0;        ///< bytes truncated from a torn tail at Open
   /// @}

@@ -61,15 +61,30 @@ struct StoreOptions {
   /// Create the directory and an empty store if none exists.
   bool create_if_missing = true;
   /// Target size of a log segment. A record larger than this gets a segment of its own.
+  /// On a small filesystem the store uses less: at most 1/16 of the space free at
+  /// Open (whole MiB, at least 1 MiB), so a data dir of a few MiB works.
   uint64_t segment_bytes = uint64_t{64} << 20;
+  /// Bytes of the filesystem kept free for compaction and for batches marked
+  /// WriteBatch::UseReserve() (deletes, metadata, data a caller already
+  /// admitted): a write that needs a new segment and would leave less fails
+  /// with kNoSpace. 0: twice the segment size in use.
+  uint64_t reserve_bytes = 0;
   /// If non-zero, buffered writes are made durable at least this often by a
   /// background thread. Zero: only by Sync(), a durable Write(), or Close().
   std::chrono::milliseconds commit_interval{0};
   /// Compact automatically in the background when dead bytes exceed this fraction
   /// of the log and at least min_garbage_bytes. <= 0 turns automatic compaction off.
   double compaction_garbage_ratio = 0.5;
-  /// See compaction_garbage_ratio.
+  /// See compaction_garbage_ratio. Capped at twice the segment size in use.
   uint64_t compaction_min_garbage_bytes = uint64_t{64} << 20;
+  /// Idle compaction: once no write has come for this long, compact every
+  /// sealed segment (and the active one, sealing it) whose dead fraction
+  /// reaches idle_compaction_ratio, most dead first, once per quiet period.
+  /// So dead space falls under that ratio soon after writes stop. Zero turns
+  /// it off; so does compaction_garbage_ratio <= 0.
+  std::chrono::milliseconds idle_compaction_after{10000};
+  /// See idle_compaction_after.
+  double idle_compaction_ratio = 0.25;
   /// Every file operation of the store goes through this Env (env.h);
   /// nullptr: Env::Default(), the POSIX one. Not owned; must outlive the store.
   Env* env = nullptr;
@@ -172,6 +187,13 @@ class Store {
 
   /// A copy of the store's current figures.
   virtual StoreStats GetStats() const = 0;
+
+  /// Bytes that writes not using the reserve can still add before kNoSpace:
+  /// the filesystem's free space minus the reserve (StoreOptions::reserve_bytes),
+  /// 0 below it; UINT64_MAX if the Env cannot tell. One statvfs(2) per call.
+  /// Below one segment's worth it also starts a compaction that frees space,
+  /// if garbage has grown since the last one (automatic compaction on).
+  virtual uint64_t WritableBytes() = 0;
 
   /// Syncs, stops background work and releases the LOCK. Later calls fail.
   virtual Status Close() = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -313,18 +314,28 @@ Status StoreImpl::Enqueue(Writer* w) {
   bool roll = w->roll;
   uint64_t bytes = w->batch != nullptr ? log::RecordEncoder::EncodedSize(*w->batch) : 0;
   const uint64_t limit = bytes + kMaxGroupExtraBytes;
+  // A group's batches either all may use the reserve or none does (a roll
+  // joins either), so a write refused for space fails no reserve batch.
+  std::optional<bool> reserve;
+  if (w->batch != nullptr) reserve = w->batch->uses_reserve();
   for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
     Writer* o = *it;
     uint64_t n = o->batch != nullptr ? log::RecordEncoder::EncodedSize(*o->batch) : 0;
     if (bytes + n > limit) break;
+    if (o->batch != nullptr) {
+      if (reserve.has_value() && *reserve != o->batch->uses_reserve()) break;
+      reserve = o->batch->uses_reserve();
+    }
     group_.push_back(o);
     roll |= o->roll;
     bytes += n;
   }
+  group_uses_reserve_ = reserve.value_or(true);
   Status s = sync_error_;
   l.unlock();
 
   if (s.ok()) s = CommitGroup(roll);
+  if (s.ok() && bytes > 0) last_write_nanos_.store(NowNanos(), std::memory_order_relaxed);
 
   l.lock();
   if (s.ok() && bytes > 0) {
@@ -357,7 +368,7 @@ Status StoreImpl::CommitGroup(bool roll) {
   }
   Status s;
   if (roll && active_ != nullptr && active_end_ > 0) {
-    s = RollSegment(0);
+    s = RollSegment(0, /*use_reserve=*/true);
     if (!s.ok()) {
       next_sequence_ = first_seq;
       return s;
@@ -367,10 +378,15 @@ Status StoreImpl::CommitGroup(bool roll) {
   const uint64_t size = encoder_.size();
   if (size == 0) return s;
   if (active_ == nullptr || active_end_ + size > active_->capacity()) {
-    s = RollSegment(size);
+    s = RollSegment(size, group_uses_reserve_);
     if (!s.ok()) {
       next_sequence_ = first_seq;
-      spdlog::error("alexfs: cannot start a new log segment in {}: {}", dir_, s.ToString());
+      // A full disk is an answer, not a fault: the caller gets kNoSpace.
+      if (s.IsNoSpace()) {
+        spdlog::debug("alexfs: cannot start a new log segment in {}: {}", dir_, s.ToString());
+      } else {
+        spdlog::error("alexfs: cannot start a new log segment in {}: {}", dir_, s.ToString());
+      }
       return s;
     }
   }
@@ -463,7 +479,48 @@ Status StoreImpl::CommitGroup(bool roll) {
   return Status::OK();
 }
 
-Status StoreImpl::RollSegment(uint64_t needed) {
+bool StoreImpl::FreeBytes(uint64_t* bytes) const { return env_->FreeSpace(dir_, bytes).ok(); }
+
+uint64_t StoreImpl::WritableNow() const {
+  uint64_t free = 0;
+  if (!FreeBytes(&free)) return UINT64_MAX;
+  return free > reserve_bytes_ ? free - reserve_bytes_ : 0;
+}
+
+uint64_t StoreImpl::WritableBytes() {
+  const uint64_t w = WritableNow();
+  if (w < segment_bytes_) AskCompactionForSpace();
+  return w;
+}
+
+void StoreImpl::AskCompactionForSpace() {
+  const uint64_t lb = counters_->log_bytes.load(std::memory_order_relaxed);
+  const uint64_t live = counters_->live_bytes.load(std::memory_order_relaxed);
+  const uint64_t dead = lb > live ? lb - live : 0;
+  if (options_.compaction_garbage_ratio <= 0 ||
+      dead < space_compaction_dead_.load(std::memory_order_relaxed) + segment_bytes_ / 4) {
+    return;
+  }
+  space_compaction_dead_.store(dead, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> l(mu_);
+  space_compaction_wanted_ = true;
+  bg_cv_.notify_all();
+}
+
+Status StoreImpl::RollSegment(uint64_t needed, bool use_reserve) {
+  uint64_t capacity = std::max<uint64_t>(segment_bytes_, needed);
+  if (uint64_t free = 0; FreeBytes(&free)) {
+    const uint64_t keep = use_reserve ? 0 : reserve_bytes_;
+    const uint64_t room = free > keep ? free - keep : 0;
+    if (room < std::max<uint64_t>(needed, 1)) {
+      AskCompactionForSpace();
+      return Status::NoSpace(dir_ + ": no space for a new log segment (" + std::to_string(free) +
+                             " bytes free, " + std::to_string(keep) + " kept in reserve, " +
+                             std::to_string(needed) + " needed)");
+    }
+    // Short of space: a smaller segment (whole pages), never less than needed.
+    if (room < capacity) capacity = std::max(needed, room / 4096 * 4096);
+  }
   // A sealed segment never has a torn tail: make it durable before starting
   // the next one (waiting for an fdatasync in flight, which may cover it).
   if (active_ != nullptr && active_end_ > 0) {
@@ -478,7 +535,6 @@ Status StoreImpl::RollSegment(uint64_t needed) {
     if (s.ok() && !appended_here) s = active_->Sync();
     if (!s.ok()) return s;
   }
-  const uint64_t capacity = std::max<uint64_t>(options_.segment_bytes, needed);
   std::shared_ptr<log::Segment> seg;
   {
     std::lock_guard<std::mutex> tl(table_mu_);
@@ -514,7 +570,7 @@ void StoreImpl::MaybeScheduleCompaction() {
   const uint64_t log_bytes = counters_->log_bytes.load(std::memory_order_relaxed);
   const uint64_t live = counters_->live_bytes.load(std::memory_order_relaxed);
   const uint64_t dead = log_bytes > live ? log_bytes - live : 0;
-  if (dead < options_.compaction_min_garbage_bytes ||
+  if (dead < min_garbage_bytes_ ||
       dead < next_compaction_dead_.load(std::memory_order_relaxed) ||
       static_cast<double>(dead) < options_.compaction_garbage_ratio * static_cast<double>(log_bytes)) {
     return;
@@ -538,6 +594,9 @@ StoreStats StoreImpl::GetStats() const {
     st.keys = index_->size();
     st.index_bytes = index_->memory_bytes();
   }
+  st.writable_bytes = WritableNow();
+  st.reserve_bytes = reserve_bytes_;
+  st.segment_bytes = segment_bytes_;
   const Counters& c = *counters_;
   st.log_bytes = c.log_bytes.load(std::memory_order_relaxed);
   st.live_bytes = c.live_bytes.load(std::memory_order_relaxed);
@@ -550,6 +609,7 @@ StoreStats StoreImpl::GetStats() const {
   st.bytes_logged = c.bytes_logged.load(std::memory_order_relaxed);
   st.compactions = c.compactions.load(std::memory_order_relaxed);
   st.compaction_bytes_reclaimed = c.compaction_bytes_reclaimed.load(std::memory_order_relaxed);
+  st.idle_compactions = c.idle_compactions.load(std::memory_order_relaxed);
   st.write_errors = c.write_errors.load(std::memory_order_relaxed);
   st.recovered_torn_bytes = c.recovered_torn_bytes.load(std::memory_order_relaxed);
   st.get_latency = c.get_latency.Take();
@@ -586,24 +646,36 @@ Status StoreImpl::Close() {
 }
 
 void StoreImpl::BackgroundThread() {
+  const bool idle = options_.compaction_garbage_ratio > 0 && options_.idle_compaction_after.count() > 0;
+  // How long to sleep when nothing is asked for: the commit interval and the
+  // idle period, whichever comes first (forever if neither applies).
+  std::chrono::milliseconds period{0};
+  if (options_.commit_interval.count() > 0) period = options_.commit_interval;
+  if (idle && (period.count() == 0 || options_.idle_compaction_after < period)) {
+    period = options_.idle_compaction_after;
+  }
   std::unique_lock<std::mutex> l(mu_);
   while (!closing_) {
     // A compaction asked for while the last round ran was notified with
     // nobody waiting: it is taken at once, not at the next wake-up.
-    auto wanted = [this] { return closing_ || compaction_wanted_ || reclaim_wanted_; };
+    auto wanted = [this] {
+      return closing_ || compaction_wanted_ || space_compaction_wanted_ || reclaim_wanted_;
+    };
     if (reclaim_wanted_) {
       // Retire old segments as soon as their last readers have gone: poll.
       auto wait = std::chrono::milliseconds(10);
-      if (options_.commit_interval.count() > 0) wait = std::min(wait, options_.commit_interval);
-      bg_cv_.wait_for(l, wait, [this] { return closing_ || compaction_wanted_; });
-    } else if (options_.commit_interval.count() > 0) {
-      bg_cv_.wait_for(l, options_.commit_interval, wanted);
+      if (period.count() > 0) wait = std::min(wait, period);
+      bg_cv_.wait_for(l, wait, [this] { return closing_ || compaction_wanted_ || space_compaction_wanted_; });
+    } else if (period.count() > 0) {
+      bg_cv_.wait_for(l, period, wanted);
     } else {
       bg_cv_.wait(l, wanted);
     }
     if (closing_) break;
     const bool compact = compaction_wanted_;
     compaction_wanted_ = false;
+    const bool space = space_compaction_wanted_;
+    space_compaction_wanted_ = false;
     const bool reclaim = reclaim_wanted_;
     reclaim_wanted_ = false;
     l.unlock();
@@ -612,12 +684,36 @@ void StoreImpl::BackgroundThread() {
       Status s = Sync();  // no syscall if everything is synced
       if (!s.ok()) spdlog::error("alexfs: background sync of {}: {}", dir_, s.ToString());
     }
+    if (space) {
+      Status s = CompactImpl(CompactMode::kSpace);
+      if (!s.ok()) spdlog::warn("alexfs: compaction to free space in {}: {}", dir_, s.ToString());
+    }
     if (compact) {
-      Status s = CompactImpl(/*background=*/true);
+      Status s = CompactImpl(CompactMode::kBackground);
       if (!s.ok()) spdlog::error("alexfs: background compaction of {}: {}", dir_, s.ToString());
     }
+    if (idle) MaybeCompactIdle();
     l.lock();
   }
+}
+
+void StoreImpl::MaybeCompactIdle() {
+  const uint64_t quiet = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.idle_compaction_after).count());
+  if (NowNanos() < last_write_nanos_.load(std::memory_order_relaxed) + quiet) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (appended_seq_ == idle_checked_seq_) return;  // nothing written since the last check
+    idle_checked_seq_ = appended_seq_;
+  }
+  const uint64_t lb = counters_->log_bytes.load(std::memory_order_relaxed);
+  const uint64_t live = counters_->live_bytes.load(std::memory_order_relaxed);
+  const uint64_t dead = lb > live ? lb - live : 0;
+  if (dead == 0 || static_cast<double>(dead) < options_.idle_compaction_ratio * static_cast<double>(lb)) {
+    return;
+  }
+  Status s = CompactImpl(CompactMode::kIdle);
+  if (!s.ok()) spdlog::warn("alexfs: idle compaction of {}: {}", dir_, s.ToString());
 }
 
 }  // namespace alexfs

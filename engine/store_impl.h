@@ -71,6 +71,7 @@ class StoreImpl final : public Store, private index::KeyReader {
   Status Sync() override;
   Status Compact() override;
   StoreStats GetStats() const override;
+  uint64_t WritableBytes() override;
   Status Close() override;
 
   // index::KeyReader. REQUIRES: the caller holds an epoch guard.
@@ -108,6 +109,7 @@ class StoreImpl final : public Store, private index::KeyReader {
     ShardedCounter gets;  // bumped by every reader thread
     std::atomic<uint64_t> puts{0}, deletes{0}, batches{0}, commits{0}, syncs{0};
     std::atomic<uint64_t> bytes_logged{0}, compactions{0}, compaction_bytes_reclaimed{0};
+    std::atomic<uint64_t> idle_compactions{0};
     std::atomic<uint64_t> write_errors{0}, recovered_torn_bytes{0};
     std::atomic<uint64_t> log_bytes{0};   // sum of segments' data_bytes
     std::atomic<uint64_t> live_bytes{0};  // sum of segments' live_bytes
@@ -136,9 +138,20 @@ class StoreImpl final : public Store, private index::KeyReader {
   bool FindLocation(std::string_view key, uint64_t* loc) const;
   // The EIO a Get returns (and logs) when reading `key` met SIGBUS.
   Status MappedReadError(std::string_view key) const;
-  // Starts a new active log segment able to hold `needed` bytes.
+  // Starts a new active log segment able to hold `needed` bytes: of
+  // segment_bytes_, or less when free space is short. kNoSpace if fewer than
+  // `needed` bytes would stay above the reserve (above nothing if
+  // use_reserve), and then asks for a compaction that frees space.
   // REQUIRES: the caller is the commit leader (or Open).
-  Status RollSegment(uint64_t needed);
+  Status RollSegment(uint64_t needed, bool use_reserve);
+  // Free bytes of the store's filesystem; false if the Env cannot tell.
+  bool FreeBytes(uint64_t* bytes) const;
+  // WritableBytes() without its side effect.
+  uint64_t WritableNow() const;
+  // Asks the background thread for a compaction that frees space (kSpace), if
+  // there is more garbage than when it was last asked: no loop on a disk full
+  // of live data.
+  void AskCompactionForSpace();
   // Publishes `t` as the segment table, retiring the old one, and drops the
   // segments whose deferred removal has become due.
   // REQUIRES: table_mu_ held.
@@ -166,10 +179,21 @@ class StoreImpl final : public Store, private index::KeyReader {
   void MaybeScheduleCompaction();
 
   // --- compaction (compaction.cc) ---
-  Status CompactImpl(bool background);
+  // Which segments a compaction takes (see compaction.cc).
+  enum class CompactMode { kManual, kBackground, kIdle, kSpace };
+  // Compacts in rounds, each taking as many inputs as free space allows.
+  Status CompactImpl(CompactMode mode);
+  // One round; *more: inputs were left out for lack of space, run again.
+  Status CompactRound(CompactMode mode, bool* more);
+  // The idle check of the background thread: compacts if no write came for
+  // options_.idle_compaction_after and nothing was checked since.
+  void MaybeCompactIdle();
   void BackgroundThread();
 
   // Constant after Open().
+  uint64_t segment_bytes_ = 0;      // options_.segment_bytes, smaller on a small filesystem
+  uint64_t reserve_bytes_ = 0;      // see StoreOptions::reserve_bytes
+  uint64_t min_garbage_bytes_ = 0;  // see StoreOptions::compaction_min_garbage_bytes
   const std::string dir_;
   const StoreOptions options_;
   Env* const env_;  // options_.env or Env::Default()
@@ -206,9 +230,16 @@ class StoreImpl final : public Store, private index::KeyReader {
   bool closing_ = false;           // protected by mu_
   bool closed_ = false;            // protected by mu_
   bool compaction_wanted_ = false;  // protected by mu_
+  bool space_compaction_wanted_ = false;  // protected by mu_; a write lacked space
   bool reclaim_wanted_ = false;     // protected by mu_; old segments await their last reader
   // Dead bytes at which the background compactor is asked again.
   std::atomic<uint64_t> next_compaction_dead_{0};
+  // Dead bytes when a write last lacked space; the next shortage asks for a
+  // compaction only if there is more garbage by then.
+  std::atomic<uint64_t> space_compaction_dead_{0};
+  // When the last batch was appended (NowNanos), for idle compaction.
+  std::atomic<uint64_t> last_write_nanos_{0};
+  uint64_t idle_checked_seq_ = 0;  // background thread: appended_seq_ at the last idle check
   std::thread bg_thread_;
 
   // Sync pipeline state, protected by mu_.
@@ -235,6 +266,7 @@ class StoreImpl final : public Store, private index::KeyReader {
   uint64_t next_sequence_ = 1;
   log::RecordEncoder encoder_;
   std::vector<Writer*> group_;            // the group being committed
+  bool group_uses_reserve_ = false;       // every batch of group_ may use the reserve
   std::vector<uint64_t> entry_offsets_;   // per op of the group
   std::vector<Overlay::Item> overlay_items_;  // scratch for building an overlay
 };

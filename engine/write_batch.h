@@ -51,6 +51,13 @@ class WriteBatch {
     bytes_ = 0;
   }
 
+  /// Lets the batch use the store's reserve (StoreOptions::reserve_bytes): for
+  /// deletes and small metadata changes that must work on a full disk, and for
+  /// data the caller already counted against Store::WritableBytes().
+  void UseReserve(bool yes = true) { use_reserve_ = yes; }
+  /// See UseReserve().
+  bool uses_reserve() const { return use_reserve_; }
+
   /// True if the batch holds no operation.
   bool empty() const { return ops_.empty(); }
   /// The number of operations.
@@ -63,6 +70,7 @@ class WriteBatch {
  private:
   std::vector<Op> ops_;
   size_t bytes_ = 0;
+  bool use_reserve_ = false;
 };
 
 }  // namespace alexfs

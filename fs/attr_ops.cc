@@ -90,7 +90,7 @@ Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& 
     // unless the file is being written (then with the writes). Being
     // written: open (commit_on_close mode), or already dirty (no_open: open
     // counts are unknown; a truncate to 0 of a clean file is committed).
-    const bool was_dirty = inode.buffer.has_value();
+    const bool was_dirty = inode.buffer != nullptr;
     object.pin.Reset();
     Status s = EnsureBuffer(inode, load_inline);
     if (!s.ok()) return s;

@@ -48,7 +48,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
     std::unique_lock<std::shared_mutex> lock(inode->mutex);
-    if (!inode->buffer && inodes_.KeyOf(*inode).empty() && inode->orphan_value.value().empty()) {
+    if (!inode->buffer && inodes_.KeyOf(*inode).empty() && inode->OrphanValue().empty()) {
       ReplyError(req, ErrnoOf(Removed()));  // the VFS retries with a fresh lookup
       return;
     }
@@ -173,6 +173,12 @@ void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
     ReplyError(req, ErrnoOf(s));
     return;
   }
+  // A full disk fails the write here, never its commit later.
+  s = AdmitBytes(size);
+  if (!s.ok()) {
+    ReplyError(req, ErrnoOf(s));
+    return;
+  }
   FileBuffer& buffer = *inode->buffer;
   uint64_t offset = (fi->flags & O_APPEND) ? buffer.size() : static_cast<uint64_t>(off);
   if (!buffer.in_blocks() && offset + size > kInlineMaxBytes) {
@@ -281,9 +287,9 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
       if (it != file.buffer->dirty_blocks().end()) next = it->first;
       if (from >= file.buffer->dead_from()) return next;
     }
-    if (inode->blocks_pinned) {
-      auto it = inode->orphan_blocks.lower_bound(from);
-      if (it != inode->orphan_blocks.end()) next = std::min(next, it->first);
+    if (inode->BlocksPinned()) {
+      auto it = inode->orphan->blocks.lower_bound(from);
+      if (it != inode->orphan->blocks.end()) next = std::min(next, it->first);
       return next;
     }
     std::unique_ptr<Iterator> it = store_->NewIterator();

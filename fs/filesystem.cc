@@ -179,7 +179,7 @@ Status Filesystem::StatInode(Inode& inode, Attr* attr, uint64_t* size) const {
 Status Filesystem::ReadInodeObject(Inode& inode, Object* out) const {
   std::string key = inodes_.KeyOf(inode);
   if (!key.empty()) return ReadObject(key, out);
-  auto decoded = DecodeValue(inode.orphan_value.value());
+  auto decoded = DecodeValue(inode.OrphanValue());
   if (!decoded || decoded->kind != DecodedValue::Kind::kObject) return Removed();
   out->key.clear();
   out->attr = decoded->attr;
@@ -203,10 +203,10 @@ Status Filesystem::NewBuffer(Inode& inode, const Object& object, bool load_inlin
   if (!object.attr.is_reg()) return Status::WithErrno(Status::Code::kInvalidArgument, EINVAL,
                                                       "not a regular file");
   if (object.in_blocks) {
-    inode.buffer.emplace(object.attr, object.file_id, object.size, &total_dirty_);
+    inode.buffer = std::make_unique<FileBuffer>(object.attr, object.file_id, object.size, &total_dirty_);
   } else {
-    inode.buffer.emplace(object.attr, load_inline ? object.bytes : std::string_view(),
-                         &total_dirty_);
+    inode.buffer = std::make_unique<FileBuffer>(
+        object.attr, load_inline ? object.bytes : std::string_view(), &total_dirty_);
     if (inode.buffer->size() > kInlineMaxBytes) {
       uint64_t id = 0;
       Status s = NewFileId(&id);
@@ -246,6 +246,7 @@ std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t paren
   Attr attr;
   Status s = NewAttr(req, dir_path, mode, now, &attr);
   attr.rdev = rdev;
+  if (s.ok()) s = AdmitBytes(kCreateBytes + bytes.size());
   WriteBatch batch;
   if (s.ok()) {
     batch.Put(key, EncodeObject(attr, bytes));
@@ -292,9 +293,9 @@ Status Filesystem::NewFileId(uint64_t* id) {
 
 Status Filesystem::StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index,
                                PinnedValue* pin, std::string_view* out) const {
-  if (inode.blocks_pinned) {
-    auto it = inode.orphan_blocks.find(index);
-    *out = it == inode.orphan_blocks.end() ? std::string_view() : it->second.value();
+  if (inode.BlocksPinned()) {
+    auto it = inode.orphan->blocks.find(index);
+    *out = it == inode.orphan->blocks.end() ? std::string_view() : it->second.value();
     return Status::OK();
   }
   Status s = store_->Get(BlockKey(file_id, index), pin);
@@ -471,7 +472,8 @@ thread_local bool t_conflict = false;
 thread_local bool t_reply_held = false;
 }  // namespace
 
-Status Filesystem::Apply(const WriteBatch& batch, Durability durability) {
+Status Filesystem::Apply(WriteBatch& batch, Durability durability) {
+  batch.UseReserve();
   Status s = target_->Commit(batch, durability);
   if (IsConflict(s)) {
     t_conflict = true;
@@ -536,6 +538,37 @@ void Filesystem::KeysChanged(const std::vector<std::string>& keys) {
     invalidator_.EntryChanged(parent, name);
     invalidator_.InodeChanged(parent);
   }
+}
+
+Status Filesystem::AdmitBytes(uint64_t bytes) {
+  // A statvfs at most every 50 ms while the disk has room; on every call
+  // once the dirty data nears the writable space (a commit since the last
+  // look may have taken a new segment), and before any refusal.
+  constexpr int64_t kStaleNs = 50'000'000;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
+  auto fits = [&](uint64_t writable, uint64_t margin) {
+    return writable == UINT64_MAX || (dirty + bytes) * margin <= writable;
+  };
+  uint64_t writable = writable_cache_.load(std::memory_order_relaxed);
+  if (now - writable_at_ns_.load(std::memory_order_relaxed) > kStaleNs || !fits(writable, 2)) {
+    writable = store_->WritableBytes();
+    writable_cache_.store(writable, std::memory_order_relaxed);
+    writable_at_ns_.store(now, std::memory_order_relaxed);
+  }
+  if (fits(writable, 1)) return Status::OK();
+  return Status::NoSpace("no space for " + std::to_string(bytes) + " more bytes: " +
+                         std::to_string(writable) + " writable, " + std::to_string(dirty) +
+                         " of them taken by uncommitted data");
+}
+
+uint64_t Filesystem::FreeBytes() {
+  const uint64_t writable = store_->WritableBytes();
+  if (writable == UINT64_MAX) return writable;
+  const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
+  return writable > dirty ? writable - dirty : 0;
 }
 
 Status Filesystem::CommitLocked(Inode& inode, Durability durability) {
@@ -673,6 +706,11 @@ void Filesystem::StatFs(fuse_req_t req, fuse_ino_t) {
     st = disk;
   } else {
     st.f_bsize = st.f_frsize = 4096;
+  }
+  // Free space net of the store's reserve and of the uncommitted data: what
+  // writes can still fill before ENOSPC.
+  if (const uint64_t free = FreeBytes(); free != UINT64_MAX && st.f_frsize > 0) {
+    st.f_bfree = st.f_bavail = std::min<uint64_t>(st.f_bavail, free / st.f_frsize);
   }
   StoreStats stats = store_->GetStats();
   st.f_files = stats.keys + st.f_ffree;

@@ -338,8 +338,22 @@ class Filesystem final : public RemoteChangeSink {
                                       std::string_view bytes = {});
 
   // ---- Commits (filesystem.cc) ----
-  // Writes `batch` to the store. Every write of the filesystem goes through here.
-  Status Apply(const WriteBatch& batch, Durability durability);
+  // Writes `batch` to the store. Every write of the filesystem goes through
+  // here, allowed to use the store's reserve: new data was admitted already
+  // (AdmitBytes), and deletes, renames and attribute changes must work on a
+  // full disk.
+  Status Apply(WriteBatch& batch, Durability durability);
+  // Space admission, as a delayed-allocation filesystem reserves at write
+  // time: kNoSpace (ENOSPC) unless `bytes` more fit in Store::WritableBytes()
+  // besides every dirty byte not yet committed. write(2) asks for its length,
+  // creates for kCreateBytes. What was admitted is committed with the reserve
+  // (Apply), so data a program was told is written never fails to commit for
+  // lack of space. Thread-safe.
+  Status AdmitBytes(uint64_t bytes);
+  static constexpr uint64_t kCreateBytes = 4096;
+  // Writable bytes the filesystem may still fill: WritableBytes() minus the
+  // dirty bytes (UINT64_MAX: unknown). For statfs.
+  uint64_t FreeBytes();
   // Commits `inode`'s buffer, if any, as one put.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held exclusively.
   Status CommitLocked(Inode& inode, Durability durability);
@@ -402,6 +416,10 @@ class Filesystem final : public RemoteChangeSink {
 
   // Dirty bytes of all file buffers (see FilesystemOptions::max_dirty_bytes).
   std::atomic<int64_t> total_dirty_{0};
+  // Store::WritableBytes() as last asked (a statvfs), and when (steady ns):
+  // AdmitBytes asks again when this is old or the disk is nearly full.
+  std::atomic<uint64_t> writable_cache_{0};
+  std::atomic<int64_t> writable_at_ns_{0};
 
   // Decided in Init (before any other request): the kernel is told ENOSYS for
   // open and flush of files, and stops sending open, flush and release.

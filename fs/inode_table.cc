@@ -45,7 +45,7 @@ std::shared_ptr<Inode> InodeTable::LookupOrInsert(const std::string& key, bool i
   auto inode = std::make_shared<Inode>(next_ino_++, is_dir);
   inode->key_ = key;
   inode->nlookup_ = 1;
-  by_key_[key] = inode.get();
+  by_key_[inode->key_] = inode.get();
   by_ino_[inode->ino] = inode;
   return inode;
 }
@@ -105,7 +105,7 @@ void InodeTable::Rekey(const std::string& from, const std::string& to) {
   Inode* inode = it->second;
   by_key_.erase(it);
   inode->key_ = to;
-  by_key_[to] = inode;
+  by_key_[inode->key_] = inode;
 }
 
 size_t InodeTable::RekeyPrefix(const std::string& from_prefix, const std::string& to_prefix) {

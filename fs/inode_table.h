@@ -41,8 +41,26 @@
 
 namespace alexfs::fs {
 
+// What an orphan keeps of its last stored state (see Inode::orphan).
+struct OrphanPins {
+  // The last stored value of an orphan that was not open when its name went
+  // (replaced by rename, or unlinked): a kernel that resolved the path just
+  // before may still open and read it, and must see the old bytes. Zero-copy;
+  // released when the kernel forgets the inode (normally at once).
+  PinnedValue value;
+  // The stored blocks of an orphan whose data is in blocks (block index ->
+  // pinned bytes), taken before the batch that deleted them: its reads and
+  // partial writes use these instead of the store.
+  std::map<uint64_t, PinnedValue> blocks;
+  bool blocks_pinned = false;  // `blocks` is set
+};
+
+// One per inode the kernel holds, so kept small (~150 bytes): what only some
+// inodes need (a buffer, an orphan's pins, a directory's cookies) hangs off a
+// pointer.
 struct Inode {
-  Inode(fuse_ino_t number, bool directory) : ino(number), is_dir(directory) {}
+  Inode(fuse_ino_t number, bool directory)
+      : ino(number), is_dir(directory), cookies(directory ? new DirCookies : nullptr) {}
 
   const fuse_ino_t ino;
   const bool is_dir;
@@ -52,20 +70,19 @@ struct Inode {
   // InodeTable's mutex.
   std::shared_mutex mutex;
   // The inode's not yet committed state (files only). Present means dirty.
-  std::optional<FileBuffer> buffer;  // GUARDED_BY(mutex)
-  // The last stored value of an orphan that was not open when its name went
-  // (replaced by rename, or unlinked): a kernel that resolved the path just
-  // before may still open and read it, and must see the old bytes. Zero-copy;
-  // released when the kernel forgets the inode (normally at once).
-  PinnedValue orphan_value;  // GUARDED_BY(mutex)
-  // The stored blocks of an orphan whose data is in blocks (block index ->
-  // pinned bytes), taken before the batch that deleted them: its reads and
-  // partial writes use these instead of the store. Released with the inode.
-  std::map<uint64_t, PinnedValue> orphan_blocks;  // GUARDED_BY(mutex)
-  bool blocks_pinned = false;                     // GUARDED_BY(mutex): orphan_blocks is set
+  std::unique_ptr<FileBuffer> buffer;  // GUARDED_BY(mutex)
+  // An orphan's pins (OrphanPins); null until it has any. Released with the inode.
+  std::unique_ptr<OrphanPins> orphan;  // GUARDED_BY(mutex)
+  OrphanPins& Orphan() {
+    if (!orphan) orphan = std::make_unique<OrphanPins>();
+    return *orphan;
+  }
+  // The orphan's pinned value; empty if none.
+  std::string_view OrphanValue() const { return orphan ? orphan->value.value() : std::string_view(); }
+  bool BlocksPinned() const { return orphan && orphan->blocks_pinned; }
 
-  // Readdir offset cookies (directories only); has its own leaf lock.
-  DirCookies cookies;
+  // Readdir offset cookies (directories only, else null); has its own leaf lock.
+  const std::unique_ptr<DirCookies> cookies;
 
  private:
   friend class InodeTable;
@@ -124,8 +141,10 @@ class InodeTable {
   mutable std::mutex mutex_;
   fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;                        // GUARDED_BY(mutex_)
   std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> by_ino_;  // GUARDED_BY(mutex_)
-  // Ordered, so a directory rename finds everything below it by prefix.
-  std::map<std::string, Inode*> by_key_;                           // GUARDED_BY(mutex_)
+  // Ordered, so a directory rename finds everything below it by prefix. The
+  // keys are views of the inodes' key_ (an entry is erased before its key_
+  // changes).
+  std::map<std::string_view, Inode*, std::less<>> by_key_;         // GUARDED_BY(mutex_)
   std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> dirty_;   // GUARDED_BY(mutex_)
 };
 

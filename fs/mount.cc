@@ -243,6 +243,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   }
   bool allow_nonempty = false;
   FilesystemOptions fs_options;
+  StoreOptions store_options;
   fs_options.data_dir = config.data_dir;
   std::vector<std::string> fuse_options;
   for (const std::string& opt : config.options) {
@@ -271,6 +272,14 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
       } else {
         fs_options.max_file_dirty_bytes = mb << 20;
       }
+    } else if (opt.rfind("idle_compaction_ms=", 0) == 0) {
+      // Quiet time after which segments a quarter dead are compacted; 0 off.
+      uint64_t ms = 0;
+      if (!ParseOptionNumber(opt, &ms)) {
+        return fail(Status::InvalidArgument("bad mount option '" + opt +
+                                            "': expected idle_compaction_ms=<milliseconds>"));
+      }
+      store_options.idle_compaction_after = std::chrono::milliseconds(ms);
     } else if (opt == "default_permissions") {
       // Always on (below); accepted for compatibility with existing fstab lines.
     } else if (!opt.empty()) {
@@ -293,7 +302,6 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   // The store first: a store another process holds (LOCK busy, naming its pid)
   // or cannot recover must stop the mount before the kernel sees it.
   std::unique_ptr<Store> store;
-  StoreOptions store_options;
   store_options.env = config.env;
   s = Store::Open(config.data_dir, store_options, &store);
   if (!s.ok()) {

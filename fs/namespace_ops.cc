@@ -130,7 +130,7 @@ Status Filesystem::KeepOpenData(const std::string& key) {
     file_id = object.file_id;
     if (inodes_.OpenCount(*inode) == 0) {
       // Not open, but the kernel knows the inode: keep the old record pinned.
-      inode->orphan_value = std::move(object.pin);
+      inode->Orphan().value = std::move(object.pin);
     } else if (object.attr.is_reg()) {
       s = NewBuffer(*inode, object, /*load_inline=*/true);
       if (!s.ok()) return s;
@@ -147,9 +147,9 @@ Status Filesystem::KeepOpenData(const std::string& key) {
     PinnedValue pin;
     Status s = store_->Get(it->key(), &pin);
     if (!s.ok()) return s;
-    inode->orphan_blocks.emplace(index, std::move(pin));
+    inode->Orphan().blocks.emplace(index, std::move(pin));
   }
-  inode->blocks_pinned = true;
+  inode->Orphan().blocks_pinned = true;
   return it->status();
 }
 

@@ -39,6 +39,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string dir_path;
   int err = DirPathOf(ino, &dir_path);
+  if (err == 0 && !inode->cookies) err = ENOTDIR;
   if (err != 0) {
     fuse_reply_err(req, err);
     return;
@@ -92,7 +93,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   std::string start = prefix.empty() ? std::string("\x01") : prefix;  // skip internal keys
   if (off > 2) {
     std::string resume;
-    if (!inode->cookies.Find(off, &resume)) {
+    if (!inode->cookies->Find(off, &resume)) {
       fuse_reply_err(req, EINVAL);
       return;
     }
@@ -139,7 +140,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       break;  // an error can only be reported before the first entry
     }
     const std::string resume_after = name + (is_dir ? '0' : '\0');
-    const off_t next = inode->cookies.CookieFor(resume_after);
+    const off_t next = inode->cookies->CookieFor(resume_after);
     struct stat st;
     std::shared_ptr<Inode> known = inodes_.Find(object.key);
     // Plain readdir reports the inode number the kernel knows, or a stable

@@ -312,5 +312,41 @@ TEST(CompactionTest, ReadsAndWritesContinueDuringCompaction) {
   EXPECT_EQ(GetOr(*s, "k7"), "v2707");
 }
 
+// Idle compaction: once writes stop for idle_compaction_after, dead space
+// falls under idle_compaction_ratio, although no segment reached the
+// background threshold (the garbage is all in the active segment).
+TEST(CompactionTest, IdleCompactionBringsDeadSpaceUnderTheIdleRatio) {
+  testing::ScratchDir dir;
+  StoreOptions o;
+  o.compaction_garbage_ratio = 0.9;  // the ordinary trigger stays out of the way
+  o.idle_compaction_after = std::chrono::milliseconds(200);
+  o.idle_compaction_ratio = 0.25;
+  auto s = testing::OpenOrDie(dir.path(), o);
+  std::map<std::string, std::string> want;
+  for (int i = 0; i < 3000; ++i) {
+    std::string k = "key" + std::to_string(i);
+    want[k] = std::string(1000, static_cast<char>('a' + i % 26));
+    ASSERT_TRUE(s->Put(k, want[k]).ok());
+  }
+  for (int i = 0; i < 2000; ++i) {  // 40% of the log is dead now
+    std::string k = "key" + std::to_string(i);
+    want[k] = std::string(1000, static_cast<char>('A' + i % 26));
+    ASSERT_TRUE(s->Put(k, want[k]).ok());
+  }
+  StoreStats st = s->GetStats();
+  ASSERT_GT(st.dead_bytes() * 10, st.log_bytes * 3);
+  for (int i = 0; i < 100; ++i) {  // 10 s at most
+    st = s->GetStats();
+    if (st.idle_compactions > 0 && st.dead_bytes() * 4 < st.log_bytes) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(st.idle_compactions, 1u);
+  EXPECT_LT(st.dead_bytes() * 4, st.log_bytes) << st.dead_bytes() << " dead of " << st.log_bytes;
+  EXPECT_EQ(testing::Dump(*s), want);
+  s.reset();
+  s = testing::OpenOrDie(dir.path(), o);
+  EXPECT_EQ(testing::Dump(*s), want);
+}
+
 }  // namespace
 }  // namespace alexfs

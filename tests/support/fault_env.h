@@ -97,6 +97,9 @@ class FaultEnv final : public Env {
     return base_->LockFile(path, lock);
   }
   bool AllowsMappedWrites() const override { return false; }
+  Status FreeSpace(const std::string& dir, uint64_t* bytes) override {
+    return base_->FreeSpace(dir, bytes);
+  }
 
  private:
   class FaultFile;

@@ -242,6 +242,9 @@ int RunStats(const std::string& target) {
   }
   if (!s.ok()) return Fail("stats", s);
   std::fputs(PrometheusText(store->GetStats(), dir).c_str(), stdout);
+  // Out before the store's closing line goes to stderr: a reader of both
+  // (2>&1) must not find it in the middle of a metric.
+  std::fflush(stdout);
   return 0;
 }
 

@@ -97,6 +97,15 @@ std::string PrometheusText(const StoreStats& s, const std::string& data_dir,
   w.Metric("alexfs_compactions_total", "counter", "Finished compaction runs.", d(s.compactions));
   w.Metric("alexfs_compaction_reclaimed_bytes_total", "counter", "Bytes reclaimed by compaction.",
            d(s.compaction_bytes_reclaimed));
+  w.Metric("alexfs_idle_compactions_total", "counter", "Compaction runs after a quiet period.",
+           d(s.idle_compactions));
+  if (s.writable_bytes != UINT64_MAX) {
+    w.Metric("alexfs_writable_bytes", "gauge",
+             "Bytes writes can still add before ENOSPC (free space minus the reserve).",
+             d(s.writable_bytes));
+  }
+  w.Metric("alexfs_reserve_bytes", "gauge", "Bytes kept free for compaction and deletes.",
+           d(s.reserve_bytes));
   w.Metric("alexfs_write_errors_total", "counter", "Writes that failed (e.g. disk full).",
            d(s.write_errors));
   w.Metric("alexfs_recovered_torn_bytes", "gauge",
