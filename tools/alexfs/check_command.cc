@@ -27,6 +27,10 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include "engine/compression.h"
+#include "engine/dictionary.h"
 #include "engine/file_lock.h"
 #include "engine/log/record.h"
 #include "engine/log/segment.h"
@@ -84,6 +88,7 @@ struct Salvaged {
   uint64_t sequence;
   uint64_t order;  // position in the scan, to order entries of one record
   bool is_delete;
+  bool is_encoded;  // value is compressed (engine/compression.h)
 };
 
 struct SegmentReport {
@@ -127,7 +132,8 @@ SegmentReport ScanSegment(const std::string& name, const MappedFile& file, bool 
       if (rec.type != log::RecordType::kFooter) {
         log::ForEachEntry(rec, [&](const log::Entry& e, uint64_t) {
           out->push_back(Salvaged{e.key, e.value, rec.sequence, (*order)++,
-                                  e.type == log::RecordType::kDelete});
+                                  e.type == log::RecordType::kDelete,
+                                  e.type == log::RecordType::kPutEncoded});
         });
       }
       offset += rec.size;
@@ -176,12 +182,37 @@ Status Repair(const std::string& dir, std::vector<Salvaged>& entries,
   options.compaction_garbage_ratio = 0;
   Status s = Store::Open(fresh, options, &store);
   if (!s.ok()) return s;
+  // The dictionaries salvaged (engine keys, the tail of the order): compressed
+  // values are written back decoded, and the dictionaries are not copied.
+  DictionarySet dicts;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    uint32_t id;
+    if ((i > 0 && entries[i].key == entries[i - 1].key) || entries[i].is_delete ||
+        !ParseDictionaryKey(entries[i].key, &id)) {
+      continue;
+    }
+    std::shared_ptr<const Dictionary> d;
+    if (Dictionary::Create(id, std::string(entries[i].value), 3, &d).ok()) dicts.Add(std::move(d));
+  }
   WriteBatch batch;
   uint64_t keys = 0;
+  std::string decoded;
   for (size_t i = 0; i < entries.size() && s.ok(); ++i) {
     if (i > 0 && entries[i].key == entries[i - 1].key) continue;
-    if (entries[i].is_delete) continue;
-    batch.Put(entries[i].key, entries[i].value);
+    if (entries[i].is_delete || log::IsReservedKey(entries[i].key)) continue;
+    if (entries[i].is_encoded) {
+      EncodedHeader h;
+      std::shared_ptr<const Dictionary> d;
+      if (ParseEncodedHeader(entries[i].value, &h) && h.codec == Codec::kZstdDictionary) d = dicts.Find(h.dict_id);
+      Status ds = DecodeValue(entries[i].value, d.get(), &decoded);
+      if (!ds.ok()) {
+        spdlog::error("alexfs check: key '{}' dropped: {}", entries[i].key, ds.ToString());
+        continue;
+      }
+      batch.Put(entries[i].key, decoded);
+    } else {
+      batch.Put(entries[i].key, entries[i].value);
+    }
     ++keys;
     if (batch.count() >= 1000 || batch.payload_bytes() > (4u << 20)) {
       s = store->Write(batch, Durability::kBuffered);

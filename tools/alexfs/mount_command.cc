@@ -217,7 +217,8 @@ void AddMountCommand(CLI::App& app, int* exit_code) {
                   "commit_on_close (also commit at every close; cached reads then cost daemon "
                   "round trips), max_dirty_mb=N and max_file_dirty_mb=N (uncommitted file data "
                   "held in memory in total, default 256, and per file, default 64; past them a "
-                  "write commits its file), metrics_file=PATH (also "
+                  "write commits its file), compression=none|zstd|zstd:LEVEL (how new data is "
+                  "stored; default none; a store reads both kinds), metrics_file=PATH (also "
                   "export metrics there, e.g. for node_exporter's textfile collector), "
                   "and libfuse's own: allow_other, ro, noexec, nosuid, nodev, ... "
                   "(permissions are always checked: default_permissions is always on)")
