@@ -7,9 +7,9 @@
 //   0       1     codec: 1 = zstd, 2 = zstd with a dictionary
 //   1       4     dictionary id (codec 2 only)
 //   1|5     4     logical size: bytes of the value once decoded
-//   ...           one zstd frame (no magic-less tricks; no content size, no
-//                 dictionary id and no checksum in it: the header above names
-//                 both, and the record's CRC covers the frame)
+//   ...           one zstd frame, without content size, dictionary id or
+//                 checksum: the header above names the first two, and the
+//                 record's CRC covers the frame
 //
 // The record CRC covers these on-disk bytes, so damage is caught before
 // anything is decompressed; DecodeValue still checks that the frame decodes to

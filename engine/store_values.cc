@@ -225,7 +225,6 @@ Status StoreImpl::RecodeEntry(const log::Entry& in, const Dictionary& dict, std:
 }
 
 Status StoreImpl::LoadDictionaries() {
-  std::unique_ptr<Iterator> it;
   std::vector<std::pair<uint32_t, std::string>> found;
   {
     EpochManager::Guard guard = epochs_->Enter();

@@ -254,7 +254,12 @@ int RunStats(const std::string& target) {
     return 0;
   }
   if (!s.ok()) return Fail("stats", s);
-  std::fputs(PrometheusText(store->GetStats(), dir).c_str(), stdout);
+  // Closed before printing: its log lines on stderr never land inside the
+  // text when both go to one pipe.
+  const StoreStats stats = store->GetStats();
+  store->Close();
+  store.reset();
+  std::fputs(PrometheusText(stats, dir).c_str(), stdout);
   return 0;
 }
 
