@@ -16,7 +16,7 @@ systemd unit, and libalexfs (AlexStorage, the engine) with headers for embedding
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION utils)
-# The library dependencies (libfuse3-3, libspdlog1.10, libfmt9, libsystemd0,
+# The library dependencies (libfuse3-3, libspdlog1.10, libfmt9, libsystemd0, libzstd1,
 # libstdc++6, libc6) come from dpkg-shlibdeps on the binaries; fuse3 provides
 # fusermount3 and /dev/fuse's setup, which no binary links.
 find_program(ALEXFS_DPKG_SHLIBDEPS dpkg-shlibdeps)
@@ -25,7 +25,7 @@ if(ALEXFS_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")
 else()
   set(CPACK_DEBIAN_PACKAGE_DEPENDS
-      "fuse3, libfuse3-3 (>= 3.10), libspdlog1.10, libfmt9, libsystemd0, libstdc++6 (>= 12), libc6 (>= 2.36)")
+      "fuse3, libfuse3-3 (>= 3.10), libspdlog1.10, libfmt9, libsystemd0, libzstd1, libstdc++6 (>= 12), libc6 (>= 2.36)")
 endif()
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_GENERATOR DEB)

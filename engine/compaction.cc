@@ -435,6 +435,18 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
   tombstones.shrink_to_fit();
   const double walk_s = Seconds(phase);
 
+  // 4b. With compression on: retrain the dictionary on the values being
+  // moved; step 5 re-encodes them with it (entries change size).
+  std::shared_ptr<const Dictionary> recode;
+  if (options_.compression_level > 0 && options_.compression_dictionary_bytes > 0) {
+    Status s = TrainForCompaction(
+        cands.size(), [&](size_t i) { return input_entry(cands[i].old_location); }, &recode);
+    if (!s.ok()) {
+      spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
+      return s;
+    }
+  }
+
   // 5. Write the sorted segments: entries gathered from the inputs in key
   // order (prefetched a few ahead: they lie scattered over the inputs), each
   // segment written in large sequential pieces, truncated to its data and
@@ -491,11 +503,16 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
       seg = nullptr;
       return Status::OK();
     };
+    std::string logical, encoded;
     for (size_t j = 0; j < cands.size(); ++j) {
       prefetch(j + kPrefetchAhead);
-      const log::Entry e = input_entry(cands[j].old_location);
-      const uint64_t rsize = SortedWriter::RecordSize(e);
+      log::Entry e = input_entry(cands[j].old_location);
       Status s;
+      if (recode != nullptr) {
+        s = RecodeEntry(input_entry(cands[j].old_location), *recode, &logical, &encoded, &e);
+        if (!s.ok()) return fail(seg, s);
+      }
+      const uint64_t rsize = SortedWriter::RecordSize(e);
       if (seg && w.size() + rsize + log::kFooterRecordSize > capacity) s = finish();
       if (s.ok() && !seg) {
         const uint64_t want = remaining == UINT64_MAX
@@ -526,9 +543,10 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
 
   // 6. Swap index entries that still point at the old places, a chunk of
   // requests per hold of index_mu_ (commits get in between chunks) with one
-  // batched compare-and-swap along the index's leaves. An entry keeps its
-  // size when it moves, so only the segments' live bytes change; they are
-  // settled before index_mu_ is released (writers mark bytes dead under it).
+  // batched compare-and-swap along the index's leaves. Only the segments'
+  // live bytes change (and, for re-encoded entries, the dictionary
+  // references); they are settled before index_mu_ is released (writers mark
+  // bytes dead under it).
   phase = std::chrono::steady_clock::now();
   std::unique_ptr<bool[]> swapped(new bool[cands.size()]());
   size_t swapped_count = 0;
@@ -536,12 +554,13 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
     constexpr size_t kSwapChunk = 4096;
     std::vector<index::AlexIndex::SwapRequest> reqs;
     std::vector<size_t> req_cand;  // cands index of each request
-    std::vector<uint64_t> req_bytes;
+    std::vector<uint64_t> req_bytes, req_old_bytes;
     reqs.reserve(kSwapChunk);
     req_cand.reserve(kSwapChunk);
     req_bytes.reserve(kSwapChunk);
     std::vector<int64_t> input_delta(input_by_id.size(), 0);
     std::vector<int64_t> output_delta(outputs.size(), 0);
+    int64_t live_delta = 0;  // re-encoded entries change size
     const uint32_t first_out = outputs.empty() ? 0 : outputs.front()->id();
     auto output_index = [&](uint64_t loc) -> size_t {
       const uint32_t id = log::LocationSegment(loc);
@@ -553,13 +572,15 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
       reqs.clear();
       req_cand.clear();
       req_bytes.clear();
+      req_old_bytes.clear();
       for (; i < cands.size() && reqs.size() < kSwapChunk; ++i) {
         const uint64_t nl = cands[i].new_location;
         const log::Entry e = log::EntryAtUnchecked(outputs[output_index(nl)]->base() + log::LocationOffset(nl));
-        if (e.type != log::RecordType::kPut) continue;  // a tombstone
+        if (!log::IsPut(e.type)) continue;  // a tombstone
         reqs.push_back({e.key, cands[i].old_location, nl});
         req_cand.push_back(i);
         req_bytes.push_back(e.size());
+        req_old_bytes.push_back(input_entry(cands[i].old_location).size());
       }
       if (reqs.empty()) continue;
       bool ok[kSwapChunk];
@@ -569,10 +590,18 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
       for (size_t r = 0; r < reqs.size(); ++r) {
         if (!ok[r]) continue;
         swapped[req_cand[r]] = true;
-        const int64_t n = static_cast<int64_t>(req_bytes[r]);
-        output_delta[output_index(reqs[r].desired)] += n;
-        input_delta[log::LocationSegment(reqs[r].expected) - min_id] -= n;
+        output_delta[output_index(reqs[r].desired)] += static_cast<int64_t>(req_bytes[r]);
+        input_delta[log::LocationSegment(reqs[r].expected) - min_id] -= static_cast<int64_t>(req_old_bytes[r]);
+        live_delta += static_cast<int64_t>(req_bytes[r]) - static_cast<int64_t>(req_old_bytes[r]);
+        if (recode != nullptr) {
+          NoteEncoding(input_entry(reqs[r].expected), -1);
+          NoteEncoding(log::EntryAtUnchecked(outputs[output_index(reqs[r].desired)]->base() +
+                                             log::LocationOffset(reqs[r].desired)),
+                       +1);
+        }
       }
+      counters_->live_bytes.fetch_add(static_cast<uint64_t>(live_delta), std::memory_order_relaxed);
+      live_delta = 0;
       for (size_t k = 0; k < output_delta.size(); ++k) {
         if (output_delta[k] != 0) {
           outputs[k]->live_bytes.fetch_add(static_cast<uint64_t>(output_delta[k]), std::memory_order_relaxed);
@@ -647,6 +676,10 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
   // when the last pin does). If a reader is slow, the background thread keeps
   // retrying (ReclaimLoop), and so does the next roll or compaction.
   ReclaimPending(std::chrono::milliseconds(200));
+
+  // Re-encoding may have freed the last use of older dictionaries.
+  Status ds = DropUnusedDictionaries();
+  if (!ds.ok()) spdlog::warn("alexfs: compaction of {}: dropping dictionaries: {}", dir_, ds.ToString());
 
   const uint64_t reclaimed = input_bytes > output_bytes ? input_bytes - output_bytes : 0;
   counters_->compactions.fetch_add(1, std::memory_order_relaxed);

@@ -140,6 +140,9 @@ bool IsTombstone(std::string_view key) {
   return static_cast<log::RecordType>(key.data()[-static_cast<std::ptrdiff_t>(log::kEntryHeaderSize)]) ==
          log::RecordType::kDelete;
 }
+log::Entry EntryOf(std::string_view key) {
+  return log::EntryAtUnchecked(key.data() - log::kEntryHeaderSize);
+}
 uint64_t EntrySize(std::string_view key) {
   return log::kEntryHeaderSize + key.size() + log::DecodeFixed32(key.data() - 4);
 }
@@ -250,7 +253,8 @@ Status StoreImpl::Open() {
   }
   // The first quiet period after Open checks for garbage too.
   idle_checked_seq_ = UINT64_MAX;
-  if (options_.commit_interval.count() > 0 || options_.compaction_garbage_ratio > 0) {
+  if (options_.commit_interval.count() > 0 || options_.compaction_garbage_ratio > 0 ||
+      (options_.compression_level > 0 && options_.compression_dictionary_bytes > 0)) {
     bg_thread_ = std::thread([this] { BackgroundThread(); });
   }
   return Status::OK();
@@ -490,6 +494,7 @@ Status StoreImpl::Recover() {
     if (IsTombstone(c.key())) return;
     live.emplace_back(c.key(), c.location());
     live_bytes[log::LocationSegment(c.location()) - first_id] += EntrySize(c.key());
+    NoteEncoding(EntryOf(c.key()), +1);
   };
   if (sources.size() == 1 && sorted_runs.empty()) {
     // Only the log: neighbours with different chunks differ without a memcmp.
@@ -499,6 +504,7 @@ Status StoreImpl::Recover() {
       if (IsTombstone(it.key)) continue;
       live.emplace_back(it.key, it.location);
       live_bytes[log::LocationSegment(it.location) - first_id] += EntrySize(it.key);
+      NoteEncoding(EntryOf(it.key), +1);
     }
   } else if (sources.size() == 1) {
     for (Source& c = sources.front(); c.valid(); c.Next()) take(c);
@@ -537,6 +543,11 @@ Status StoreImpl::Recover() {
       }
     }
     counters_->live_bytes.fetch_add(total, std::memory_order_relaxed);
+  }
+  s = LoadDictionaries();
+  if (!s.ok()) {
+    spdlog::error("alexfs: cannot open store {}: {}", dir_, s.ToString());
+    return s;
   }
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load_t0).count();

@@ -32,7 +32,11 @@ struct StoreStats {
   uint64_t keys = 0;         ///< live keys
   uint64_t segments = 0;     ///< log segment files in the current set
   uint64_t log_bytes = 0;    ///< bytes of records in all segments
-  uint64_t live_bytes = 0;   ///< bytes of records the index points to
+  uint64_t live_bytes = 0;   ///< bytes of records the index points to, as stored
+  /// live_bytes if every value were stored uncompressed (logical / stored is
+  /// the compression ratio of the live data).
+  uint64_t logical_bytes = 0;
+  uint64_t dictionaries = 0;  ///< zstd dictionaries stored (StoreOptions::compression_level)
   uint64_t index_bytes = 0;  ///< memory held by the learned index
   uint64_t writable_bytes = 0;  ///< Store::WritableBytes() (UINT64_MAX: unknown)
   uint64_t reserve_bytes = 0;   ///< bytes kept free for compaction and deletes

@@ -88,6 +88,20 @@ struct StoreOptions {
   /// Every file operation of the store goes through this Env (env.h);
   /// nullptr: Env::Default(), the POSIX one. Not owned; must outlive the store.
   Env* env = nullptr;
+  /// How new values are stored: 0 as they are; 1..19 compressed with zstd at
+  /// that level, a value kept compressed only when that saves at least 1/8
+  /// of it (incompressible data is detected on a sample and stored as it
+  /// is). Either way a store reads every record it holds, whatever setting
+  /// wrote it; Get() of a compressed value decompresses it into a buffer the
+  /// PinnedValue owns. Parse "none" / "zstd" / "zstd:N" with
+  /// alexfs::ParseCompression (engine/compression.h).
+  int compression_level = 0;
+  /// With compression on: the size of the zstd dictionary trained from the
+  /// store's own values of at most 72 KiB, once about 100x this many bytes of
+  /// them were written, and retrained by each Compact() (which re-encodes the
+  /// values it moves with the new one). Dictionaries are records under keys
+  /// the engine reserves (see Write()). 0: no dictionaries.
+  uint32_t compression_dictionary_bytes = 64 << 10;
 };
 
 /// How long Write() waits.
@@ -118,7 +132,7 @@ class PinnedValue {
 
  private:
   friend class StoreImpl;
-  std::string_view value_;
+  std::string_view value_;  // into the log's mapping, or the pin's buffer
   struct Pin;
   std::unique_ptr<Pin> pin_;
 };
@@ -159,7 +173,9 @@ class Store {
   /// True if the key exists; cheaper than Get when the value is not needed.
   virtual bool Contains(std::string_view key) const = 0;
 
-  /// Applies the batch atomically (see "Batch visibility" above). A buffered
+  /// Applies the batch atomically (see "Batch visibility" above). Keys
+  /// starting with four 0xff bytes are the engine's own (InvalidArgument);
+  /// iterators never show them. A buffered
   /// write returns once logged and visible; a durable one then waits until it
   /// is fdatasync'ed. On error nothing of the batch is visible, and everything
   /// acknowledged before stays; kNoSpace when the disk is full, and the store

@@ -80,7 +80,9 @@ const std::shared_ptr<log::Segment>& StoreImpl::SegmentOf(uint64_t location) con
 
 void StoreImpl::MarkLive(uint64_t location) {
   const auto& seg = SegmentOf(location);
-  uint64_t n = log::EntryAtUnchecked(seg->base() + log::LocationOffset(location)).size();
+  const log::Entry e = log::EntryAtUnchecked(seg->base() + log::LocationOffset(location));
+  const uint64_t n = e.size();
+  NoteEncoding(e, +1);
   seg->live_bytes.fetch_add(n, std::memory_order_relaxed);
   counters_->live_bytes.fetch_add(n, std::memory_order_relaxed);
 }
@@ -88,7 +90,9 @@ void StoreImpl::MarkLive(uint64_t location) {
 void StoreImpl::MarkDead(uint64_t location) {
   const auto& seg = SegmentOf(location);
   if (!seg) return;
-  uint64_t n = log::EntryAtUnchecked(seg->base() + log::LocationOffset(location)).size();
+  const log::Entry e = log::EntryAtUnchecked(seg->base() + log::LocationOffset(location));
+  const uint64_t n = e.size();
+  NoteEncoding(e, -1);
   seg->live_bytes.fetch_sub(n, std::memory_order_relaxed);
   counters_->live_bytes.fetch_sub(n, std::memory_order_relaxed);
 }
@@ -171,16 +175,16 @@ Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
   const uint64_t t0 = sample ? NowNanos() : 0;
   counters_->gets.Add(1);
   Status s;
+  log::Entry entry{log::RecordType::kPut, {}, {}};
   {
     EpochManager::Guard guard = epochs_->Enter();
     uint64_t loc = 0;
     bool found = false;
-    std::string_view view;
     // The lookup compares keys in the mapped log and reads the entry header:
     // a page gone under the mapping fails this one Get (engine/mapped_read.h).
     const bool readable = GuardMappedRead([&] {
       found = !key.empty() && key.size() <= kMaxKeyBytes && FindLocation(key, &loc);
-      if (found) view = log::EntryAtUnchecked(SegmentOf(loc)->base() + log::LocationOffset(loc)).value;
+      if (found) entry = log::EntryAtUnchecked(SegmentOf(loc)->base() + log::LocationOffset(loc));
     });
     if (!readable || !found) {
       value->value_ = std::string_view();
@@ -188,12 +192,18 @@ Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
       s = readable ? Status::NotFound(std::string()) : MappedReadError(key);
     } else {
       const auto& seg = SegmentOf(loc);
-      value->value_ = view;
+      value->value_ = entry.value;
       if (!value->pin_) value->pin_ = std::make_unique<PinnedValue::Pin>();
       // A reused PinnedValue often pins this segment already: skip the two
       // reference-count RMWs on the segment's shared control block.
       if (value->pin_->segment != seg) value->pin_->segment = seg;
     }
+  }
+  // An encoded value is decoded outside the guard: the pinned segment keeps
+  // its bytes. A value that does not decode is never served.
+  if (s.ok() && entry.type == log::RecordType::kPutEncoded) {
+    s = EntryValue(entry, &value->pin_->buffer, &value->value_);
+    if (!s.ok()) value->pin_->segment.reset();
   }
   if (sample) counters_->get_latency.Record(NowNanos() - t0);
   return s;
@@ -241,7 +251,7 @@ bool StoreImpl::FindLocation(std::string_view key, uint64_t* loc) const {
 
 // ---------------------------------------------------------------- writes
 
-Status StoreImpl::Write(const WriteBatch& batch, Durability durability) {
+Status StoreImpl::WriteImpl(const WriteBatch& batch, Durability durability, bool encode) {
   if (batch.empty()) {
     return durability == Durability::kDurable ? Sync() : Status::OK();
   }
@@ -251,7 +261,15 @@ Status StoreImpl::Write(const WriteBatch& batch, Durability durability) {
   Writer w;
   w.batch = &batch;
   w.sync = durability == Durability::kDurable;
+  std::vector<std::string> encoded;
+  std::shared_ptr<const Dictionary> dict;
+  if (encode && options_.compression_level > 0) {
+    if (sampling_.load(std::memory_order_relaxed)) SampleForDictionary(batch);
+    EncodeBatch(batch, &encoded, &dict);
+    if (!encoded.empty()) w.encoded = &encoded;
+  }
   s = Enqueue(&w);
+  if (dict != nullptr) dict->EndEncoding();
   if (s.ok() && w.sync) s = SyncThrough(w.sequence);
   counters_->write_latency.Record(NowNanos() - t0);
   if (!s.ok()) counters_->write_errors.fetch_add(1, std::memory_order_relaxed);
@@ -364,7 +382,7 @@ Status StoreImpl::CommitGroup(bool roll) {
     if (w->batch == nullptr) continue;
     w->sequence = next_sequence_;
     multi_op |= w->batch->count() > 1;
-    encoder_.AddBatch(*w->batch, next_sequence_++, &entry_offsets_);
+    encoder_.AddBatch(*w->batch, next_sequence_++, &entry_offsets_, w->encoded);
   }
   Status s;
   if (roll && active_ != nullptr && active_end_ > 0) {
@@ -600,6 +618,14 @@ StoreStats StoreImpl::GetStats() const {
   const Counters& c = *counters_;
   st.log_bytes = c.log_bytes.load(std::memory_order_relaxed);
   st.live_bytes = c.live_bytes.load(std::memory_order_relaxed);
+  st.logical_bytes = st.live_bytes + static_cast<uint64_t>(c.logical_extra.load(std::memory_order_relaxed));
+  {
+    EpochManager::Guard guard = epochs_->Enter();
+    for (uint32_t id : dicts_.ids()) {
+      uint64_t loc;
+      if (index_->Find(DictionaryKey(id), &loc)) ++st.dictionaries;
+    }
+  }
   st.gets = c.gets.Load();
   st.puts = c.puts.load(std::memory_order_relaxed);
   st.deletes = c.deletes.load(std::memory_order_relaxed);
@@ -659,13 +685,16 @@ void StoreImpl::BackgroundThread() {
     // A compaction asked for while the last round ran was notified with
     // nobody waiting: it is taken at once, not at the next wake-up.
     auto wanted = [this] {
-      return closing_ || compaction_wanted_ || space_compaction_wanted_ || reclaim_wanted_;
+      return closing_ || compaction_wanted_ || space_compaction_wanted_ || reclaim_wanted_ ||
+             train_wanted_;
     };
     if (reclaim_wanted_) {
       // Retire old segments as soon as their last readers have gone: poll.
       auto wait = std::chrono::milliseconds(10);
       if (period.count() > 0) wait = std::min(wait, period);
-      bg_cv_.wait_for(l, wait, [this] { return closing_ || compaction_wanted_ || space_compaction_wanted_; });
+      bg_cv_.wait_for(l, wait, [this] {
+        return closing_ || compaction_wanted_ || space_compaction_wanted_ || train_wanted_;
+      });
     } else if (period.count() > 0) {
       bg_cv_.wait_for(l, period, wanted);
     } else {
@@ -678,7 +707,10 @@ void StoreImpl::BackgroundThread() {
     space_compaction_wanted_ = false;
     const bool reclaim = reclaim_wanted_;
     reclaim_wanted_ = false;
+    const bool train = train_wanted_;
+    train_wanted_ = false;
     l.unlock();
+    if (train) TrainFromSamples();
     if (reclaim) ReclaimPending(std::chrono::milliseconds(0));  // re-arms itself if not done
     if (options_.commit_interval.count() > 0) {
       Status s = Sync();  // no syscall if everything is synced

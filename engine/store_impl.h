@@ -33,12 +33,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "engine/dictionary.h"
 #include "engine/epoch.h"
 #include "engine/file_lock.h"
 #include "engine/index/alex_index.h"
@@ -54,6 +57,7 @@ namespace alexfs {
 
 struct PinnedValue::Pin {
   std::shared_ptr<const log::Segment> segment;
+  std::string buffer;  // the decoded value of a kPutEncoded entry
 };
 
 class StoreImpl final : public Store, private index::KeyReader {
@@ -83,6 +87,7 @@ class StoreImpl final : public Store, private index::KeyReader {
   // A queued Write() (or a roll). Lives on its caller's stack.
   struct Writer {
     const WriteBatch* batch = nullptr;  // nullptr: nothing to log (roll)
+    const std::vector<std::string>* encoded = nullptr;  // per op, see RecordEncoder::AddBatch
     bool sync = false;                  // wait for fdatasync before returning
     bool roll = false;                  // seal the active segment (Compact)
     bool done = false;                  // protected by mu_
@@ -113,11 +118,52 @@ class StoreImpl final : public Store, private index::KeyReader {
     std::atomic<uint64_t> write_errors{0}, recovered_torn_bytes{0};
     std::atomic<uint64_t> log_bytes{0};   // sum of segments' data_bytes
     std::atomic<uint64_t> live_bytes{0};  // sum of segments' live_bytes
+    std::atomic<int64_t> logical_extra{0};  // logical_bytes - live_bytes (NoteEncoding)
     LatencyHistogram get_latency, write_latency, sync_latency, compaction_latency;
   };
 
   // --- recovery (recovery.cc) ---
   Status Recover();
+
+  // --- values and dictionaries (store_values.cc) ---
+  // Write() minus the reserved-key check; `encode`: compress the values
+  // (options_.compression_level), false for the engine's own records.
+  Status WriteImpl(const WriteBatch& batch, Durability durability, bool encode);
+  // The encoded form of each put of `batch` worth compressing (empty: raw),
+  // in *encoded (left empty if nothing is). *dict: the dictionary used, if any,
+  // its encoders count raised (the caller lowers it once committed).
+  void EncodeBatch(const WriteBatch& batch, std::vector<std::string>* encoded,
+                   std::shared_ptr<const Dictionary>* dict);
+  // While no dictionary exists: keeps samples of small values and asks the
+  // background thread to train once there are enough.
+  void SampleForDictionary(const WriteBatch& batch);
+  // Trains on samples_ and installs the result (background thread).
+  void TrainFromSamples();
+  // Trains a dictionary of at most `max_bytes` on `samples`, stores it under
+  // its key, and makes it the one new values use. *out: the dictionary.
+  Status InstallDictionary(const std::vector<std::string_view>& samples, size_t max_bytes,
+                           std::shared_ptr<const Dictionary>* out);
+  // Compaction: trains a dictionary on the put entries entry_at(0..n) (values
+  // of up to kDictionaryValueBytes, spread over the range) and installs it;
+  // *out stays null when there are too few to train on.
+  Status TrainForCompaction(size_t n, const std::function<log::Entry(size_t)>& entry_at,
+                            std::shared_ptr<const Dictionary>* out);
+  // Compaction: the put entry `in` re-encoded with `dict` (values small
+  // enough), into *out; its bytes may live in *logical or *encoded. Other
+  // entries come out unchanged.
+  Status RecodeEntry(const log::Entry& in, const Dictionary& dict, std::string* logical,
+                     std::string* encoded, log::Entry* out) const;
+  // Loads every stored dictionary; the newest becomes current (Open).
+  Status LoadDictionaries();
+  // Deletes the key of each dictionary no live record uses and no writer is
+  // encoding with, except the current one (end of compaction).
+  Status DropUnusedDictionaries();
+  // The value of the put entry `e`: e.value itself, or decoded into *buf
+  // (then *value views *buf). Corruption if an encoded value does not decode.
+  Status EntryValue(const log::Entry& e, std::string* buf, std::string_view* value) const;
+  // Bookkeeping of an entry becoming live (sign +1) or dead (-1): logical
+  // bytes and dictionary references. REQUIRES: index_mu_ held (or Open).
+  void NoteEncoding(const log::Entry& e, int sign);
 
   // --- commit (store_impl.cc) ---
   // Enqueues w and waits until its batch is appended and applied (not
@@ -259,6 +305,17 @@ class StoreImpl final : public Store, private index::KeyReader {
 
   // The group being applied, for readers (see Overlay); usually null.
   std::atomic<const Overlay*> overlay_{nullptr};
+
+  // Dictionaries (engine/dictionary.h), and how many live records use each
+  // (protected by index_mu_).
+  DictionarySet dicts_;
+  std::unordered_map<uint32_t, int64_t> dict_refs_;
+  // Samples of small values for the first dictionary; protected by sample_mu_.
+  std::mutex sample_mu_;
+  std::vector<std::string> samples_;
+  size_t sample_bytes_ = 0;
+  std::atomic<bool> sampling_{false};  // no dictionary yet, samples wanted
+  bool train_wanted_ = false;          // protected by mu_
 
   // Owned by the commit leader (whoever is at the front of writers_).
   std::shared_ptr<log::Segment> active_;

@@ -7,7 +7,10 @@
 // entries then stay valid without a guard. Only the index is read while
 // filling: an entry's key and value are decoded from the log when key() or
 // value() asks, so a short scan does not pay a log read for every entry of the
-// batch. Each key is seen as it was at the moment its batch was read.
+// batch. Each key is seen as it was at the moment its batch was read. The
+// engine's reserved keys (the tail of the key order) end the scan. An encoded
+// value is decoded into a buffer of the iterator when value() asks; one that
+// does not decode reads as empty and sets status().
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,8 +38,22 @@ class StoreIterator final : public Iterator {
     }
   }
   std::string_view key() const override { return log::EntryAtUnchecked(entries_[pos_]).key; }
-  std::string_view value() const override { return log::EntryAtUnchecked(entries_[pos_]).value; }
-  Status status() const override { return Status::OK(); }
+  std::string_view value() const override {
+    const log::Entry e = log::EntryAtUnchecked(entries_[pos_]);
+    if (e.type != log::RecordType::kPutEncoded) return e.value;
+    if (decoded_pos_ != pos_ || decoded_for_ != entries_[pos_]) {
+      std::string_view v;
+      Status s = store_->EntryValue(e, &decoded_, &v);
+      if (!s.ok()) {
+        status_ = s;
+        decoded_.clear();
+      }
+      decoded_pos_ = pos_;
+      decoded_for_ = entries_[pos_];
+    }
+    return decoded_;
+  }
+  Status status() const override { return status_; }
 
  private:
   static constexpr size_t kFirstBatch = 32;
@@ -52,6 +69,7 @@ class StoreIterator final : public Iterator {
       if (exclusive && it.Valid() && it.key() == from) it.Next();
       const log::Segment* last_seg = nullptr;
       while (it.Valid() && entries.size() < batch_size_) {
+        if (log::IsReservedKey(it.key())) break;
         const uint64_t loc = it.location();
         const auto& seg = store_->SegmentOf(loc);
         if (seg.get() != last_seg) {
@@ -63,7 +81,7 @@ class StoreIterator final : public Iterator {
         entries.push_back(seg->base() + log::LocationOffset(loc));
         it.Next();
       }
-      exhausted_ = !it.Valid();
+      exhausted_ = !it.Valid() || log::IsReservedKey(it.key());
     }
     entries_.swap(entries);
     pins_.swap(pins);
@@ -78,6 +96,11 @@ class StoreIterator final : public Iterator {
   bool exhausted_ = true;
   size_t batch_size_ = kFirstBatch;
   std::string resume_key_;  // the last key in entries_ (where the next Fill starts)
+  // The decoded value of entries_[decoded_pos_], if that entry is encoded.
+  mutable std::string decoded_;
+  mutable size_t decoded_pos_ = SIZE_MAX;
+  mutable const char* decoded_for_ = nullptr;
+  mutable Status status_;
 };
 
 std::unique_ptr<Iterator> StoreImpl::NewIterator() const {

@@ -24,6 +24,7 @@
 #include <vector>
 #include <sstream>
 
+#include "engine/compression.h"
 #include "engine/store.h"
 #include "fs/filesystem.h"
 
@@ -242,6 +243,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
                                          "(load the fuse module: modprobe fuse)"));
   }
   bool allow_nonempty = false;
+  int compression_level = kDefaultCompressionLevel;
   FilesystemOptions fs_options;
   StoreOptions store_options;
   fs_options.data_dir = config.data_dir;
@@ -280,6 +282,10 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
                                             "': expected idle_compaction_ms=<milliseconds>"));
       }
       store_options.idle_compaction_after = std::chrono::milliseconds(ms);
+    } else if (opt.rfind("compression=", 0) == 0) {
+      // How new file data is stored: none, zstd or zstd:LEVEL (engine/compression.h).
+      Status cs = ParseCompression(opt.substr(12), &compression_level);
+      if (!cs.ok()) return fail(Status::InvalidArgument("bad mount option '" + opt + "': " + cs.message()));
     } else if (opt == "default_permissions") {
       // Always on (below); accepted for compatibility with existing fstab lines.
     } else if (!opt.empty()) {
@@ -303,6 +309,7 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   // or cannot recover must stop the mount before the kernel sees it.
   std::unique_ptr<Store> store;
   store_options.env = config.env;
+  store_options.compression_level = compression_level;
   s = Store::Open(config.data_dir, store_options, &store);
   if (!s.ok()) {
     return fail(Status::WithErrno(s.code(), s.errno_value(),

@@ -61,6 +61,10 @@ Status PrepareMountpoint(const std::string& mountpoint, bool allow_nonempty);
 // Mounts and serves; returns after unmount. `on_ready` is called exactly once:
 // with OK when the mount is live, or with the error that prevented it (then
 // Serve returns that error too).
+// The store's compression when the mount gives no compression= option: zstd
+// level 3 or none (0); README "Compression" says why.
+inline constexpr int kDefaultCompressionLevel = 0;
+
 Status Serve(const MountConfig& config, const std::function<void(const Status&)>& on_ready);
 
 // One line of /proc/self/mountinfo, octal escapes decoded.

@@ -15,6 +15,12 @@
 //   25      k     key
 //   25+k    v     value
 //
+// Type kPutEncoded is a put whose value is stored encoded (compressed; the
+// layout is in engine/compression.h, which names the codec and dictionary);
+// readers decode it, everything else treats it as a kPut. The CRC covers the
+// encoded bytes as stored. Stores written before compression existed hold no
+// such entries and read unchanged.
+//
 // Bytes [16, 25+k+v) form an *entry*. A kBatch record has key length 0 and its
 // value is a sequence of entries (each kPut or kDelete, same layout), so a batch
 // is logged -- and recovered -- all or nothing. A kFooter record (value:
@@ -39,7 +45,20 @@ enum class RecordType : uint8_t {
   kDelete = 2,  // tombstone
   kBatch = 3,
   kFooter = 4,
+  kPutEncoded = 5,  // a put whose value is encoded (engine/compression.h)
 };
+
+// kPut or kPutEncoded.
+inline bool IsPut(RecordType t) { return t == RecordType::kPut || t == RecordType::kPutEncoded; }
+
+// Keys the engine keeps for itself (zstd dictionaries, engine/dictionary.h).
+// The prefix is all 0xff, so these keys are the tail of the key order:
+// iterators stop at the first one, and Write refuses them.
+inline constexpr std::string_view kReservedKeyPrefix("\xff\xff\xff\xff", 4);
+inline bool IsReservedKey(std::string_view key) {
+  return key.size() >= kReservedKeyPrefix.size() &&
+         key.compare(0, kReservedKeyPrefix.size(), kReservedKeyPrefix) == 0;
+}
 
 inline constexpr size_t kPrefixSize = 8;        // crc + length
 inline constexpr size_t kRecordHeaderSize = 16;  // crc + length + sequence

@@ -66,11 +66,26 @@ void RecordEncoder::SealRecord(size_t crc_at, size_t first_piece, uint64_t recor
 }
 
 void RecordEncoder::AddBatch(const WriteBatch& batch, uint64_t sequence,
-                             std::vector<uint64_t>* entry_offsets) {
+                             std::vector<uint64_t>* entry_offsets,
+                             const std::vector<std::string>* encoded) {
+  // The type and stored value of op i.
+  auto stored = [&](size_t i, RecordType* t) -> std::string_view {
+    const auto& op = batch.ops()[i];
+    if (op.type == WriteBatch::OpType::kDelete) {
+      *t = RecordType::kDelete;
+      return op.value;
+    }
+    if (encoded != nullptr && !(*encoded)[i].empty()) {
+      *t = RecordType::kPutEncoded;
+      return (*encoded)[i];
+    }
+    *t = RecordType::kPut;
+    return op.value;
+  };
   if (batch.count() == 1) {
-    const auto& op = batch.ops()[0];
-    RecordType t = op.type == WriteBatch::OpType::kPut ? RecordType::kPut : RecordType::kDelete;
-    entry_offsets->push_back(AddEntry(t, sequence, op.key, op.value));
+    RecordType t;
+    const std::string_view v = stored(0, &t);
+    entry_offsets->push_back(AddEntry(t, sequence, batch.ops()[0].key, v));
     return;
   }
   const uint64_t record_start = size_;
@@ -81,18 +96,23 @@ void RecordEncoder::AddBatch(const WriteBatch& batch, uint64_t sequence,
   char hdr[kRecordHeaderSize + kEntryHeaderSize];
   std::memset(hdr, 0, 8);
   EncodeFixed64(hdr + 8, sequence);
-  uint64_t blob = EncodedSize(batch) - kMinRecordSize;
+  uint64_t blob = 0;
+  for (size_t i = 0; i < batch.count(); ++i) {
+    RecordType t;
+    blob += kEntryHeaderSize + batch.ops()[i].key.size() + stored(i, &t).size();
+  }
   EncodeEntryHeader(hdr + 16, RecordType::kBatch, 0, static_cast<uint32_t>(blob));
   AppendArena(hdr, sizeof(hdr));
-  for (const auto& op : batch.ops()) {
+  for (size_t i = 0; i < batch.count(); ++i) {
+    const auto& op = batch.ops()[i];
     entry_offsets->push_back(size_);
     char eh[kEntryHeaderSize];
-    RecordType t = op.type == WriteBatch::OpType::kPut ? RecordType::kPut : RecordType::kDelete;
-    EncodeEntryHeader(eh, t, static_cast<uint32_t>(op.key.size()),
-                      static_cast<uint32_t>(op.value.size()));
+    RecordType t;
+    const std::string_view v = stored(i, &t);
+    EncodeEntryHeader(eh, t, static_cast<uint32_t>(op.key.size()), static_cast<uint32_t>(v.size()));
     AppendArena(eh, sizeof(eh));
     AppendArena(op.key.data(), op.key.size());
-    AppendValue(op.value);
+    AppendValue(v);
   }
   SealRecord(crc_at, first_piece, record_start);
 }
@@ -170,6 +190,7 @@ DecodeResult DecodeRecord(const char* data, size_t avail, bool verify_crc, Decod
   const auto type = static_cast<RecordType>(e[0]);
   switch (type) {
     case RecordType::kPut:
+    case RecordType::kPutEncoded:
     case RecordType::kDelete:
       if (k == 0 || k > 4096) return DecodeResult::kMalformed;
       if (type == RecordType::kDelete && v != 0) return DecodeResult::kMalformed;
@@ -213,7 +234,7 @@ bool ForEachEntry(const DecodedRecord& record,
       const uint64_t k = DecodeFixed32(p + 1);
       const uint64_t v = DecodeFixed32(p + 5);
       const auto t = static_cast<RecordType>(p[0]);
-      if ((t != RecordType::kPut && t != RecordType::kDelete) || k == 0 || k > 4096) return false;
+      if ((!IsPut(t) && t != RecordType::kDelete) || k == 0 || k > 4096) return false;
       if (t == RecordType::kDelete && v != 0) return false;
       if (kEntryHeaderSize + k + v > n - pos) return false;
       if (pass == 1) fn(EntryAtUnchecked(p), static_cast<uint64_t>(p - record.data));

@@ -23,11 +23,15 @@ namespace alexfs::log {
 
 class RecordEncoder {
  public:
-  // Appends one record holding `batch` (kPut/kDelete for one op, kBatch for
-  // several). Appends to *entry_offsets, per op, the offset of its entry
-  // relative to the start of the encoded group.
+  // Appends one record holding `batch` (kPut/kPutEncoded/kDelete for one op,
+  // kBatch for several). Appends to *entry_offsets, per op, the offset of its
+  // entry relative to the start of the encoded group. `encoded`, if not null,
+  // holds per op the encoded form of its value (engine/compression.h), or an
+  // empty string to store the value as it is; it must outlive the encoder's
+  // use like the batch.
   // REQUIRES: !batch.empty() and EncodedSize(batch) <= kMaxRecordSize.
-  void AddBatch(const WriteBatch& batch, uint64_t sequence, std::vector<uint64_t>* entry_offsets);
+  void AddBatch(const WriteBatch& batch, uint64_t sequence, std::vector<uint64_t>* entry_offsets,
+                const std::vector<std::string>* encoded = nullptr);
   // Appends a single-entry record; returns the entry's offset in the group.
   uint64_t AddEntry(RecordType type, uint64_t sequence, std::string_view key, std::string_view value);
   // Appends a kFooter record; `data_crc` is the unmasked crc32c of every byte
@@ -46,7 +50,8 @@ class RecordEncoder {
   // crc32c (unmasked) of the encoded bytes, extended from `init`.
   uint32_t ExtendCrc(uint32_t init) const;
 
-  // Size of the record AddBatch would produce.
+  // Size of the record AddBatch would produce with no value encoded (an upper
+  // bound: an encoded value is always shorter).
   static uint64_t EncodedSize(const WriteBatch& batch);
 
  private:

@@ -254,5 +254,38 @@ TEST(OfflineTools, StatsOfAMountedStoreComeFromItsDaemon) {
   EXPECT_EQ(requests("rename"), 0u);
 }
 
+// A dump holds logical values: a store loaded with compression dumps the same
+// bytes as the one it came from, and its dump loads into a store without.
+TEST(OfflineTools, DumpsAreLogicalWithOrWithoutCompression) {
+  TempDir dir;
+  std::map<std::string, std::string> model;
+  {
+    std::unique_ptr<Store> store;
+    ASSERT_TRUE(Store::Open(dir.Sub("a"), StoreOptions(), &store).ok());
+    for (int i = 0; i < 500; ++i) {
+      std::string v;
+      for (int j = 0; v.size() < 3000; ++j) v += "option_" + std::to_string((i * 7 + j) % 50) + " = on\n";
+      model["etc/f" + std::to_string(i)] = v;
+      ASSERT_TRUE(store->Put("etc/f" + std::to_string(i), v).ok());
+    }
+    ASSERT_TRUE(store->Close().ok());
+  }
+  const std::string alexfs = AlexfsBinary();
+  std::string out;
+  ASSERT_EQ(RunShell(alexfs + " dump " + dir.Sub("a") + " > " + dir.Sub("dump-a"), &out), 0) << out;
+  ASSERT_EQ(RunShell(alexfs + " load --compression zstd:5 " + dir.Sub("b") + " " + dir.Sub("dump-a"), &out), 0)
+      << out;
+  EXPECT_EQ(ReadAll(dir.Sub("b")), model);
+  ASSERT_EQ(RunShell(alexfs + " stats " + dir.Sub("b"), &out), 0) << out;
+  const size_t at = out.find("\nalexfs_compression_ratio{");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_GT(std::stod(out.substr(out.find("} ", at) + 2)), 3.0) << out;
+  ASSERT_EQ(RunShell(alexfs + " dump " + dir.Sub("b") + " > " + dir.Sub("dump-b"), &out), 0) << out;
+  ASSERT_EQ(RunShell("cmp " + dir.Sub("dump-a") + " " + dir.Sub("dump-b"), &out), 0) << out;
+  ASSERT_EQ(RunShell(alexfs + " load " + dir.Sub("c") + " " + dir.Sub("dump-b"), &out), 0) << out;
+  EXPECT_EQ(ReadAll(dir.Sub("c")), model);
+  EXPECT_NE(RunShell(alexfs + " load --compression gzip " + dir.Sub("d") + " " + dir.Sub("dump-b"), &out), 0);
+}
+
 }  // namespace
 }  // namespace alexfs::testing

@@ -18,6 +18,7 @@
 #include <memory>
 #include <set>
 
+#include "engine/compression.h"
 #include "engine/store.h"
 #include "fs/mount.h"
 #include "tools/alexfs/commands.h"
@@ -36,12 +37,13 @@ int Fail(const char* command, const Status& s) {
   return 1;
 }
 
-Status OpenExisting(const std::string& dir, std::unique_ptr<Store>* store) {
+Status OpenExisting(const std::string& dir, std::unique_ptr<Store>* store, int compression_level = 0) {
   struct stat st;
   if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno(errno, "data directory " + dir);
   StoreOptions options;
   options.create_if_missing = false;
   options.compaction_garbage_ratio = 0;  // offline tools decide themselves
+  options.compression_level = compression_level;
   return Store::Open(dir, options, store);
 }
 
@@ -91,7 +93,10 @@ Status ReadDump(std::FILE* in, const std::function<Status(std::string&, std::str
   return s;
 }
 
-int RunLoad(const std::string& dir, const std::string& input) {
+int RunLoad(const std::string& dir, const std::string& input, const std::string& compression) {
+  int level = 0;
+  Status cs = ParseCompression(compression, &level);
+  if (!cs.ok()) return Fail("load", cs);
   // Pass 1 reads and checks everything before a single key is written: the
   // dump must be complete and every key must be able to be a file. Standard
   // input that cannot be rewound is spooled to a temporary file for pass 2.
@@ -139,6 +144,7 @@ int RunLoad(const std::string& dir, const std::string& input) {
   std::unique_ptr<Store> store;
   StoreOptions options;
   options.compaction_garbage_ratio = 0;
+  options.compression_level = level;
   s = Store::Open(dir, options, &store);
   if (!s.ok()) return Fail("load", s);
   if (store->GetStats().keys != 0) {
@@ -195,9 +201,12 @@ int RunLoad(const std::string& dir, const std::string& input) {
   return 0;
 }
 
-int RunCompact(const std::string& dir) {
+int RunCompact(const std::string& dir, const std::string& compression) {
+  int level = 0;
+  Status s = ParseCompression(compression, &level);
+  if (!s.ok()) return Fail("compact", s);
   std::unique_ptr<Store> store;
-  Status s = OpenExisting(dir, &store);
+  s = OpenExisting(dir, &store, level);
   if (!s.ok()) return Fail("compact", s);
   StoreStats before = store->GetStats();
   std::fprintf(stderr, "compact: %llu keys, %llu bytes of log, %llu dead\n",
@@ -211,10 +220,14 @@ int RunCompact(const std::string& dir) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   s = store->Close();
   if (!s.ok()) return Fail("compact", s);
-  std::fprintf(stderr, "compact: done in %.2fs: %llu bytes of log (was %llu), %llu segments\n",
+  std::fprintf(stderr,
+               "compact: done in %.2fs: %llu bytes of log (was %llu), %llu segments; live data "
+               "%llu bytes stored for %llu logical\n",
                secs, static_cast<unsigned long long>(after.log_bytes),
                static_cast<unsigned long long>(before.log_bytes),
-               static_cast<unsigned long long>(after.segments));
+               static_cast<unsigned long long>(after.segments),
+               static_cast<unsigned long long>(after.live_bytes),
+               static_cast<unsigned long long>(after.logical_bytes));
   return 0;
 }
 
@@ -241,10 +254,12 @@ int RunStats(const std::string& target) {
     return 0;
   }
   if (!s.ok()) return Fail("stats", s);
-  std::fputs(PrometheusText(store->GetStats(), dir).c_str(), stdout);
-  // Out before the store's closing line goes to stderr: a reader of both
-  // (2>&1) must not find it in the middle of a metric.
-  std::fflush(stdout);
+  // Closed before printing: its log lines on stderr never land inside the
+  // text when both go to one pipe.
+  const StoreStats stats = store->GetStats();
+  store->Close();
+  store.reset();
+  std::fputs(PrometheusText(stats, dir).c_str(), stdout);
   return 0;
 }
 
@@ -253,6 +268,7 @@ int RunStats(const std::string& target) {
 void AddOfflineCommands(CLI::App& app, int* exit_code) {
   auto dir = std::make_shared<std::string>();
   auto file = std::make_shared<std::string>();
+  auto compression = std::make_shared<std::string>("none");
 
   CLI::App* dump = app.add_subcommand(
       "dump", "Write every key and value of a store to standard output (or -o FILE) in the "
@@ -269,18 +285,23 @@ void AddOfflineCommands(CLI::App& app, int* exit_code) {
               "whole dump first and writes nothing if any entry is damaged or cannot be a file");
   load->add_option("DATA_DIR", *dir, "The store's directory (created if missing)")->required();
   load->add_option("FILE", *file, "The dump (default: standard input)");
+  load->add_option("--compression", *compression,
+                   "How values are stored: none (default), zstd or zstd:LEVEL (1..19)");
   load->callback([=] {
     WaitForExitingDaemon(*dir, "load");
-    *exit_code = RunLoad(*dir, *file);
+    *exit_code = RunLoad(*dir, *file, *compression);
   });
 
   CLI::App* compact = app.add_subcommand(
       "compact", "Reclaim the space of overwritten and deleted records now (offline; a mounted "
                  "store compacts itself in the background)");
   compact->add_option("DATA_DIR", *dir, "The store's directory")->required();
+  compact->add_option("--compression", *compression,
+                      "none (default): values move as they are; zstd or zstd:LEVEL: retrain the "
+                      "dictionary and re-encode the small values with it");
   compact->callback([=] {
     WaitForExitingDaemon(*dir, "compact");
-    *exit_code = RunCompact(*dir);
+    *exit_code = RunCompact(*dir, *compression);
   });
 
   CLI::App* stats = app.add_subcommand(

@@ -83,7 +83,13 @@ std::string PrometheusText(const StoreStats& s, const std::string& data_dir,
   w.Metric("alexfs_keys", "gauge", "Live keys in the store.", d(s.keys));
   w.Metric("alexfs_segments", "gauge", "Log segment files in the current set.", d(s.segments));
   w.Metric("alexfs_log_bytes", "gauge", "Bytes of records in all log segments.", d(s.log_bytes));
-  w.Metric("alexfs_live_bytes", "gauge", "Bytes of records the index points to.", d(s.live_bytes));
+  w.Metric("alexfs_live_bytes", "gauge", "Bytes of records the index points to, as stored.",
+           d(s.live_bytes));
+  w.Metric("alexfs_logical_bytes", "gauge",
+           "Bytes the live records would take with every value uncompressed.", d(s.logical_bytes));
+  w.Metric("alexfs_compression_ratio", "gauge", "logical_bytes / live_bytes (1: nothing compressed).",
+           s.live_bytes == 0 ? 1.0 : d(s.logical_bytes) / d(s.live_bytes));
+  w.Metric("alexfs_dictionaries", "gauge", "zstd dictionaries stored.", d(s.dictionaries));
   w.Metric("alexfs_dead_bytes", "gauge", "Bytes of overwritten or deleted records (garbage).",
            d(s.dead_bytes()));
   w.Metric("alexfs_index_bytes", "gauge", "Memory held by the learned index.", d(s.index_bytes));

@@ -7,6 +7,10 @@
 #include <ctime>
 #include <optional>
 
+#include <spdlog/spdlog.h>
+
+#include "engine/compression.h"
+#include "engine/dictionary.h"
 #include "engine/log/reader.h"
 #include "engine/log/record.h"
 #include "engine/manifest.h"
@@ -38,6 +42,7 @@ struct StoreCheck::Salvaged {
   uint64_t sequence;
   uint64_t order;  // position in the scan: for entries of one record, and equal sequences
   bool is_delete;
+  bool is_encoded;  // the value is stored compressed (engine/compression.h)
 };
 
 namespace {
@@ -153,7 +158,8 @@ void StoreCheck::ScanLog(Segment* seg, uint64_t torn_tail_from, Progress* progre
   auto collect = [&](const log::DecodedRecord& rec, uint64_t) {
     log::ForEachEntry(rec, [&](const log::Entry& e, uint64_t) {
       entries_.push_back(Salvaged{e.key, e.value, rec.sequence, entries_.size(),
-                                  e.type == log::RecordType::kDelete});
+                                  e.type == log::RecordType::kDelete,
+                                  e.type == log::RecordType::kPutEncoded});
     });
   };
   uint64_t pos = 0;
@@ -186,7 +192,8 @@ void StoreCheck::ScanSorted(Segment* seg, Progress* progress) {
   std::vector<Salvaged> found;
   auto collect = [&](const log::DecodedRecord& rec, uint64_t) {
     found.push_back(Salvaged{rec.entry.key, rec.entry.value, rec.sequence, 0,
-                             rec.type == log::RecordType::kDelete});
+                             rec.type == log::RecordType::kDelete,
+                             rec.type == log::RecordType::kPutEncoded});
   };
   Status s = log::ScanSortedSegment(seg->name, seg->base, seg->size, collect, &r);
   if (!s.ok()) {
@@ -198,7 +205,7 @@ void StoreCheck::ScanSorted(Segment* seg, Progress* progress) {
     while (pos < seg->size) {
       log::DecodedRecord rec;
       if (log::DecodeRecord(seg->base + pos, seg->size - pos, true, &rec) == log::DecodeResult::kOk) {
-        if (rec.type == log::RecordType::kPut || rec.type == log::RecordType::kDelete) {
+        if (log::IsPut(rec.type) || rec.type == log::RecordType::kDelete) {
           collect(rec, pos);
           ++r.records;
         }
@@ -230,12 +237,39 @@ Status StoreCheck::WriteRepairedStore(const std::string& fresh, uint64_t* keys) 
   if (segment_bytes_ > 0) options.segment_bytes = segment_bytes_;
   Status s = Store::Open(fresh, options, &store);
   if (!s.ok()) return s;
+  // The dictionaries salvaged (engine keys): compressed values are written
+  // back decoded, and the dictionaries themselves are not copied.
+  DictionarySet dicts;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    uint32_t id;
+    if ((i > 0 && entries_[i].key == entries_[i - 1].key) || entries_[i].is_delete ||
+        !ParseDictionaryKey(entries_[i].key, &id)) {
+      continue;
+    }
+    std::shared_ptr<const Dictionary> d;
+    if (Dictionary::Create(id, std::string(entries_[i].value), 3, &d).ok()) dicts.Add(std::move(d));
+  }
   WriteBatch batch;
   *keys = 0;
+  std::string decoded;
   for (size_t i = 0; i < entries_.size() && s.ok(); ++i) {
     if (i > 0 && entries_[i].key == entries_[i - 1].key) continue;
-    if (entries_[i].is_delete) continue;
-    batch.Put(entries_[i].key, entries_[i].value);
+    if (entries_[i].is_delete || log::IsReservedKey(entries_[i].key)) continue;
+    if (entries_[i].is_encoded) {
+      EncodedHeader h;
+      std::shared_ptr<const Dictionary> d;
+      if (ParseEncodedHeader(entries_[i].value, &h) && h.codec == Codec::kZstdDictionary) {
+        d = dicts.Find(h.dict_id);
+      }
+      Status ds = DecodeValue(entries_[i].value, d.get(), &decoded);
+      if (!ds.ok()) {
+        spdlog::error("alexfs check: key '{}' dropped: {}", entries_[i].key, ds.ToString());
+        continue;
+      }
+      batch.Put(entries_[i].key, decoded);
+    } else {
+      batch.Put(entries_[i].key, entries_[i].value);
+    }
     ++*keys;
     if (batch.count() >= 1000 || batch.payload_bytes() > (4u << 20)) {
       s = store->Write(batch, Durability::kBuffered);
