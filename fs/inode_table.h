@@ -38,6 +38,7 @@
 #include "engine/store.h"
 #include "fs/dir_cookies.h"
 #include "fs/file_buffer.h"
+#include "fs/stored_block.h"
 
 namespace alexfs::fs {
 
@@ -59,9 +60,10 @@ struct Inode {
   // released when the kernel forgets the inode (normally at once).
   PinnedValue orphan_value;  // GUARDED_BY(mutex)
   // The stored blocks of an orphan whose data is in blocks (block index ->
-  // pinned bytes), taken before the batch that deleted them: its reads and
-  // partial writes use these instead of the store. Released with the inode.
-  std::map<uint64_t, PinnedValue> orphan_blocks;  // GUARDED_BY(mutex)
+  // pinned bytes, or a copy merged with its slices), taken before the batch
+  // that deleted them: its reads and partial writes use these instead of the
+  // store. Released with the inode.
+  std::map<uint64_t, StoredBlock> orphan_blocks;  // GUARDED_BY(mutex)
   bool blocks_pinned = false;                     // GUARDED_BY(mutex): orphan_blocks is set
 
   // Readdir offset cookies (directories only); has its own leaf lock.
