@@ -11,10 +11,13 @@
 //   inline  the whole content (at most kInlineMaxBytes), rewritten whole at
 //           commit; small files cost one record.
 //   blocks  only the blocks a write touched ("dirty"), each holding the block's
-//           whole content (a partial write first loads the stored block), plus
-//           dead_from(): stored blocks at that index or later were dropped by a
-//           truncate and read as holes. A commit logs the dirty blocks, deletes
-//           the dropped ones and rewrites the file's small record.
+//           whole content (a partial write first loads the stored block,
+//           merged with its slices), plus dead_from(): stored blocks at that
+//           index or later were dropped by a truncate and read as holes. A
+//           commit logs, per dirty block, either the byte ranges written since
+//           it was loaded, as slices (when they are few and small: see
+//           CommitsAsSlices), or the block whole (deleting its slices); then
+//           deletes the dropped blocks and rewrites the file's small record.
 // A file moves to blocks (MoveToBlocks) when it grows past kInlineMaxBytes and
 // stays there.
 //
@@ -38,14 +41,30 @@
 #include <string_view>
 
 #include "engine/status.h"
+#include "fs/stored_block.h"
 #include "fs/value_format.h"
 
 namespace alexfs::fs {
 
 class FileBuffer {
  public:
-  // Loads the stored block `index` (a copy of its bytes; empty for a hole).
-  using BlockLoader = std::function<Status(uint64_t index, std::string* out)>;
+  // Loads the stored block `index`: a copy of its content (base and slices
+  // merged; empty for a hole) and the slices stored under it.
+  using BlockLoader =
+      std::function<Status(uint64_t index, std::string* out, BlockSlices* slices)>;
+  // A dirty block.
+  struct Block {
+    std::string bytes;  // the block's whole content
+    // True: the commit writes `bytes` whole. False: `bytes` is the stored
+    // block with the writes in `written` applied, and the commit may log just
+    // those ranges as slices after `stored`.
+    bool whole = true;
+    std::map<uint32_t, uint32_t> written;  // [begin, end) ranges, disjoint, not touching
+    // The slices stored under this block, if `stored_known`; else the commit
+    // looks them up to delete them.
+    BlockSlices stored;
+    bool stored_known = false;
+  };
   static constexpr uint64_t kNothingDropped = std::numeric_limits<uint64_t>::max();
 
   // An inline file with these contents.
@@ -61,7 +80,7 @@ class FileBuffer {
   const Attr& attr() const { return attr_; }
   uint64_t size() const { return size_; }
   bool in_blocks() const { return in_blocks_; }
-  // The bytes a commit would log (besides the small record).
+  // The bytes the buffer holds (inline contents, dirty blocks).
   uint64_t dirty_bytes() const { return dirty_bytes_; }
 
   // Inline layout only.
@@ -69,9 +88,13 @@ class FileBuffer {
 
   // Blocks layout only.
   uint64_t file_id() const { return file_id_; }
-  const std::map<uint64_t, std::string>& dirty_blocks() const { return blocks_; }
-  // The dirty block `index`, or null.
+  const std::map<uint64_t, Block>& dirty_blocks() const { return blocks_; }
+  // The content of dirty block `index`, or null.
   const std::string* DirtyBlock(uint64_t index) const;
+  // True if the commit logs `block` as slices (one per written range): it was
+  // loaded and only written since, and its slices stay within kMaxSlices and
+  // kMaxSliceBytes.
+  static bool CommitsAsSlices(const Block& block);
   uint64_t dead_from() const { return dead_from_; }
 
   // Inline -> blocks under a new, unused `file_id`: the contents become dirty
@@ -92,16 +115,18 @@ class FileBuffer {
  private:
   void AddDirty(int64_t delta);
   // The dirty block `index`, created (loaded if `load_stored`) if needed.
-  Status DirtyBlockFor(uint64_t index, bool load_stored, const BlockLoader& load,
-                       std::string** block);
+  Status DirtyBlockFor(uint64_t index, bool load_stored, const BlockLoader& load, Block** block);
 
   Attr attr_;
   uint64_t size_ = 0;
   bool in_blocks_ = false;
   std::string contents_;                   // inline
   uint64_t file_id_ = 0;                   // blocks
-  std::map<uint64_t, std::string> blocks_;  // blocks: dirty ones
+  std::map<uint64_t, Block> blocks_;      // blocks: dirty ones
   uint64_t dead_from_ = kNothingDropped;   // blocks
+  // Blocks: the store holds nothing (no block, no slice) at this index or
+  // later (the committed size, rounded up to blocks).
+  uint64_t stored_end_ = 0;
   uint64_t dirty_bytes_ = 0;
   std::atomic<int64_t>* const total_dirty_;
 };

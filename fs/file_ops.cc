@@ -115,13 +115,13 @@ class ReadReply {
       n -= part;
     }
   }
-  // Keeps a block's mapping alive until the reply is sent.
-  PinnedValue* NewPin() { return &pins_.emplace_back(); }
+  // Keeps a block (its mapping, or its merged copy) alive until the reply is sent.
+  StoredBlock* NewBlock() { return &blocks_.emplace_back(); }
   void Send(fuse_req_t req) { fuse_reply_iov(req, iov_.data(), static_cast<int>(iov_.size())); }
 
  private:
   std::vector<iovec> iov_;
-  std::deque<PinnedValue> pins_;
+  std::deque<StoredBlock> blocks_;
 };
 
 }  // namespace
@@ -145,7 +145,7 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
     const uint64_t in_block = pos % kBlockBytes;
     const uint64_t n = std::min(kBlockBytes - in_block, end - pos);
     std::string_view block;
-    s = ViewBlock(*inode, file, index, reply.NewPin(), &block);
+    s = ViewBlock(*inode, file, index, reply.NewBlock(), &block);
     if (!s.ok()) {
       ReplyError(req, ErrnoOf(s));
       return;
@@ -307,9 +307,9 @@ void Filesystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fu
       index = next_block(index);
       if (index >= size / kBlockBytes + 1) break;
     }
-    PinnedValue pin;
+    StoredBlock stored;
     std::string_view block;
-    s = ViewBlock(*inode, file, index, &pin, &block);
+    s = ViewBlock(*inode, file, index, &stored, &block);
     if (!s.ok()) {
       ReplyError(req, ErrnoOf(s));
       return;

@@ -291,20 +291,16 @@ Status Filesystem::NewFileId(uint64_t* id) {
   return Status::OK();
 }
 
-Status Filesystem::StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index,
-                               PinnedValue* pin, std::string_view* out) const {
+Status Filesystem::ReadBlock(const Inode& inode, uint64_t file_id, uint64_t index,
+                             StoredBlock* block, std::string_view* out) const {
   if (inode.BlocksPinned()) {
     auto it = inode.orphan->blocks.find(index);
-    *out = it == inode.orphan->blocks.end() ? std::string_view() : it->second.value();
+    *out = it == inode.orphan->blocks.end() ? std::string_view() : it->second.bytes();
     return Status::OK();
   }
-  Status s = store_->Get(BlockKey(file_id, index), pin);
-  if (s.IsNotFound()) {
-    *out = std::string_view();
-    return Status::OK();
-  }
+  Status s = ReadStoredBlock(*store_, file_id, index, block);
   if (!s.ok()) return s;
-  *out = pin->value();
+  *out = block->bytes();
   return Status::OK();
 }
 
@@ -344,7 +340,7 @@ bool Filesystem::ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFil
 }
 
 Status Filesystem::ViewBlock(const Inode& inode, const FileView& view, uint64_t index,
-                             PinnedValue* pin, std::string_view* out) const {
+                             StoredBlock* block, std::string_view* out) const {
   if (view.buffer) {
     if (const std::string* dirty = view.buffer->DirtyBlock(index)) {
       *out = *dirty;
@@ -355,15 +351,17 @@ Status Filesystem::ViewBlock(const Inode& inode, const FileView& view, uint64_t 
       return Status::OK();
     }
   }
-  return StoredBlock(inode, view.file_id, index, pin, out);
+  return ReadBlock(inode, view.file_id, index, block, out);
 }
 
 FileBuffer::BlockLoader Filesystem::LoaderFor(const Inode& inode) {
-  return [this, &inode](uint64_t index, std::string* out) {
-    PinnedValue pin;
+  return [this, &inode](uint64_t index, std::string* out, BlockSlices* slices) {
+    StoredBlock block;
     std::string_view bytes;
-    Status s = StoredBlock(inode, inode.buffer->file_id(), index, &pin, &bytes);
-    if (s.ok()) out->assign(bytes);
+    Status s = ReadBlock(inode, inode.buffer->file_id(), index, &block, &bytes);
+    if (!s.ok()) return s;
+    out->assign(bytes);
+    *slices = std::move(block.slices);
     return s;
   };
 }
@@ -379,11 +377,30 @@ Status Filesystem::AddBufferCommit(const Inode& inode, WriteBatch* batch,
     Status s = AddBlockDeletes(buffer.file_id(), buffer.dead_from(), &buffer, batch);
     if (!s.ok()) return s;
   }
-  for (const auto& [index, bytes] : buffer.dirty_blocks()) {
-    if (bytes.empty()) {
-      batch->Delete(BlockKey(buffer.file_id(), index));
+  const uint64_t id = buffer.file_id();
+  for (const auto& [index, block] : buffer.dirty_blocks()) {
+    if (FileBuffer::CommitsAsSlices(block)) {
+      // The ranges written since the block was loaded, each a slice after
+      // the stored ones.
+      uint32_t seq = block.stored.seqs.empty() ? 1 : block.stored.seqs.back() + 1;
+      for (const auto& [begin, end] : block.written) {
+        batch->Put(SliceKey(id, index, seq++),
+                   EncodeSlice(begin, std::string_view(block.bytes).substr(begin, end - begin)));
+      }
+      continue;
+    }
+    // Whole: the block replaces the stored one and its slices.
+    if (block.bytes.empty()) {
+      batch->Delete(BlockKey(id, index));
     } else {
-      batch->Put(BlockKey(buffer.file_id(), index), bytes);
+      batch->Put(BlockKey(id, index), block.bytes);
+    }
+    if (index >= buffer.dead_from()) continue;  // AddBlockDeletes took its slices
+    if (block.stored_known) {
+      for (uint32_t seq : block.stored.seqs) batch->Delete(SliceKey(id, index, seq));
+    } else {
+      Status s = AddSliceDeletes(*store_, id, index, batch);
+      if (!s.ok()) return s;
     }
   }
   *record = EncodeBlockedFile(buffer.attr(), buffer.file_id(), buffer.size());
@@ -396,8 +413,9 @@ Status Filesystem::AddBlockDeletes(uint64_t file_id, uint64_t from, const FileBu
   std::unique_ptr<Iterator> it = store_->NewIterator();
   for (it->Seek(BlockKey(file_id, from)); it->Valid() && it->key() < end; it->Next()) {
     uint64_t id = 0, index = 0;
-    if (!ParseBlockKey(it->key(), &id, &index)) break;
-    if (keep && keep->DirtyBlock(index)) continue;
+    uint32_t seq = 0;
+    if (!ParseBlockKey(it->key(), &id, &index, &seq)) break;
+    if (seq == 0 && keep && keep->DirtyBlock(index)) continue;  // put whole by the commit
     batch->Delete(it->key());
   }
   return it->status();
@@ -714,7 +732,12 @@ void Filesystem::StatFs(fuse_req_t req, fuse_ino_t) {
   }
   StoreStats stats = store_->GetStats();
   st.f_files = stats.keys + st.f_ffree;
+  // The limits (pathconf(_PC_NAME_MAX) reads f_namemax): names of 255 bytes;
+  // the preferred I/O size is a data block (f_frsize stays the disk's, the
+  // unit of f_blocks). Paths (4095 bytes) and the file size (16 TiB) have no
+  // statfs field: see fs/README.md.
   st.f_namemax = kMaxNameBytes;
+  st.f_bsize = kBlockBytes;
   st.f_flag = 0;
   st.f_fsid = 0;
   fuse_reply_statfs(req, &st);

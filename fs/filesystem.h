@@ -268,11 +268,11 @@ class Filesystem final : public RemoteChangeSink {
   // A new, never used file id. The ids are reserved in the store in ranges
   // before use, so an id is never handed out twice, even across a crash.
   Status NewFileId(uint64_t* id);
-  // Block `index` of file `file_id` as stored: a view (pinned by *pin, or by
-  // the orphan inode's own pins), empty for a hole.
+  // Block `index` of file `file_id` as stored (slices merged): a view into
+  // *block, or into the orphan inode's own copy; empty for a hole.
   // REQUIRES: inode.mutex held (any mode).
-  Status StoredBlock(const Inode& inode, uint64_t file_id, uint64_t index, PinnedValue* pin,
-                     std::string_view* out) const;
+  Status ReadBlock(const Inode& inode, uint64_t file_id, uint64_t index, StoredBlock* block,
+                   std::string_view* out) const;
   // What reads see of a regular file: its buffer if it has one, else its
   // stored record (pinned in `object`).
   struct FileView {
@@ -297,18 +297,20 @@ class Filesystem final : public RemoteChangeSink {
   // Fills *file and returns true, or replies the error and returns false.
   bool ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFile* file);
   // Block `index` of a viewed file in blocks: the dirty block, the stored one
-  // (pinned by *pin), or empty for a hole.
-  Status ViewBlock(const Inode& inode, const FileView& view, uint64_t index, PinnedValue* pin,
+  // (held by *block), or empty for a hole.
+  Status ViewBlock(const Inode& inode, const FileView& view, uint64_t index, StoredBlock* block,
                    std::string_view* out) const;
   // The loader a buffer of `inode` uses for partial block writes (copies).
   FileBuffer::BlockLoader LoaderFor(const Inode& inode);
   // Adds what committing `inode`'s buffer writes, except its record, to
-  // `batch` (dirty blocks, deletes of dropped blocks) and sets *record to the
+  // `batch` (dirty blocks whole or as slices, deletes of the slices a whole
+  // block replaces and of dropped blocks) and sets *record to the
   // record to put under the file's key. The buffer is unchanged.
   // REQUIRES: namespace_mutex_ held (any mode), inode.mutex held.
   Status AddBufferCommit(const Inode& inode, WriteBatch* batch, std::string* record) const;
-  // Adds deletes of the stored blocks of `file_id` from block `from` on to
-  // `batch`, skipping those `keep` holds dirty (it puts them).
+  // Adds deletes of the stored blocks and slices of `file_id` from block
+  // `from` on to `batch`, skipping the blocks `keep` holds dirty (it puts
+  // them whole), not their slices.
   Status AddBlockDeletes(uint64_t file_id, uint64_t from, const FileBuffer* keep,
                          WriteBatch* batch) const;
   // Adds the deletes of every stored block of the file `object` (whose inode,

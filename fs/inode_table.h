@@ -38,6 +38,7 @@
 #include "engine/store.h"
 #include "fs/dir_cookies.h"
 #include "fs/file_buffer.h"
+#include "fs/stored_block.h"
 
 namespace alexfs::fs {
 
@@ -49,9 +50,10 @@ struct OrphanPins {
   // released when the kernel forgets the inode (normally at once).
   PinnedValue value;
   // The stored blocks of an orphan whose data is in blocks (block index ->
-  // pinned bytes), taken before the batch that deleted them: its reads and
-  // partial writes use these instead of the store.
-  std::map<uint64_t, PinnedValue> blocks;
+  // pinned bytes, or a copy merged with its slices), taken before the batch
+  // that deleted them: its reads and partial writes use these instead of the
+  // store.
+  std::map<uint64_t, StoredBlock> blocks;
   bool blocks_pinned = false;  // `blocks` is set
 };
 

@@ -137,17 +137,18 @@ Status Filesystem::KeepOpenData(const std::string& key) {
     }
   }
   if (!in_blocks) return Status::OK();
-  // The batch about to go deletes the blocks: pin them (zero-copy) for the
-  // orphan's reads and partial writes.
+  // The batch about to go deletes the blocks: pin them (zero-copy; merged
+  // with their slices) for the orphan's reads and partial writes.
   const std::string end = BlockRangeEnd(file_id);
   std::unique_ptr<Iterator> it = store_->NewIterator();
   for (it->Seek(BlockKey(file_id, 0)); it->Valid() && it->key() < end; it->Next()) {
     uint64_t id = 0, index = 0;
     if (!ParseBlockKey(it->key(), &id, &index)) break;
-    PinnedValue pin;
-    Status s = store_->Get(it->key(), &pin);
+    if (inode->Orphan().blocks.count(index)) continue;  // a slice of a block read already
+    StoredBlock block;
+    Status s = ReadStoredBlock(*store_, file_id, index, &block);
     if (!s.ok()) return s;
-    inode->Orphan().blocks.emplace(index, std::move(pin));
+    inode->Orphan().blocks.emplace(index, std::move(block));
   }
   inode->Orphan().blocks_pinned = true;
   return it->status();

@@ -171,13 +171,39 @@ std::string BlockKey(uint64_t file_id, uint64_t index) {
 
 std::string BlockRangeEnd(uint64_t file_id) { return BlockKey(file_id + 1, 0); }
 
-bool ParseBlockKey(std::string_view key, uint64_t* file_id, uint64_t* index) {
-  if (key.size() != kBlockPrefix.size() + 16 || key.substr(0, kBlockPrefix.size()) != kBlockPrefix) {
+std::string SliceKey(uint64_t file_id, uint64_t index, uint32_t seq) {
+  std::string key = BlockKey(file_id, index);
+  for (int shift = 24; shift >= 0; shift -= 8) key += static_cast<char>(seq >> shift);
+  return key;
+}
+
+bool ParseBlockKey(std::string_view key, uint64_t* file_id, uint64_t* index, uint32_t* seq) {
+  constexpr size_t kBlockKeyBytes = kBlockPrefix.size() + 16;
+  if ((key.size() != kBlockKeyBytes && key.size() != kBlockKeyBytes + 4) ||
+      key.substr(0, kBlockPrefix.size()) != kBlockPrefix) {
     return false;
   }
   *file_id = GetBigEndian(key.substr(kBlockPrefix.size(), 8));
   *index = GetBigEndian(key.substr(kBlockPrefix.size() + 8, 8));
+  uint32_t n = 0;
+  for (size_t i = kBlockKeyBytes; i < key.size(); ++i) n = (n << 8) | static_cast<uint8_t>(key[i]);
+  if (key.size() > kBlockKeyBytes && n == 0) return false;  // slice numbers start at 1
+  if (seq) *seq = n;
   return true;
+}
+
+std::string EncodeSlice(uint32_t offset, std::string_view bytes) {
+  std::string value(4, '\0');
+  Store<uint32_t>(value.data(), offset);
+  value.append(bytes);
+  return value;
+}
+
+bool DecodeSlice(std::string_view value, uint32_t* offset, std::string_view* bytes) {
+  if (value.size() < 4) return false;
+  *offset = Load<uint32_t>(value.data());
+  *bytes = value.substr(4);
+  return *offset <= kBlockBytes && bytes->size() <= kBlockBytes - *offset;
 }
 
 std::string NextFileIdKey() { return std::string("\0next_file", 10); }
@@ -228,7 +254,7 @@ void FillStat(const Attr& attr, uint64_t ino, uint64_t size, struct stat* st) {
   st->st_gid = attr.gid;
   st->st_rdev = attr.rdev;
   st->st_size = static_cast<off_t>(size);
-  st->st_blksize = 4096;
+  st->st_blksize = kBlockBytes;  // the preferred I/O size: a data block
   st->st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
   st->st_atim = ToTimespec(attr.atime_ns);
   st->st_mtim = ToTimespec(attr.mtime_ns);

@@ -10,6 +10,9 @@
 //   \0b<id><index> block <index> of the file whose data lives in blocks under
 //                  file id <id> (both 8 bytes, big-endian): one file's blocks
 //                  are one contiguous range, in offset order
+//   \0b<id><index><seq>  slice <seq> (4 bytes, big-endian, from 1) of that
+//                  block: a small write logged without rewriting the block
+//                  (see "Slices" below); sorts right after its block
 //   \0next_file    the file ids reserved so far (8 bytes, little-endian): ids
 //                  below it may be in use, ids from it on are free
 // Paths never contain a 0x00 byte, so no path reaches the internal keys, and a
@@ -46,6 +49,16 @@
 //   a missing block is a hole (zeros). No block holds bytes at or past the size.
 //   The file id never changes while the file exists, so rename, chmod, link
 //   and friends rewrite only this record.
+//
+//   Slices. A commit that changed only a few small byte ranges of a stored
+//   block logs each range as a slice record, u32 offset (little-endian) then
+//   the bytes, instead of the whole block (no header: block and slice values
+//   are raw). The block's content is its base record (if any) with every
+//   slice copied over it in <seq> order; its length is the largest of the
+//   base's length and each slice's end. A commit that writes a block whole
+//   deletes its slices in the same batch (so does every delete of the block),
+//   and slice numbers restart at 1. A block has at most kMaxSlices slices of
+//   at most kMaxSliceBytes in total; past that the commit writes it whole.
 //
 //   kind 1, a link pointer (a name of a hard-linked file), 16 bytes:
 //     0  u8   version
@@ -86,6 +99,10 @@ inline constexpr size_t kBlockedFileBytes = kHeaderBytes + 16;
 // when it passes kInlineMaxBytes; it stays in blocks after.
 inline constexpr uint64_t kBlockBytes = uint64_t{64} << 10;
 inline constexpr uint64_t kInlineMaxBytes = uint64_t{64} << 10;
+// The limits on a block's slices (see "Slices" above): a read of a block
+// merges at most this many records and copies at most this many bytes more.
+inline constexpr uint32_t kMaxSlices = 32;
+inline constexpr uint64_t kMaxSliceBytes = kBlockBytes / 2;
 // The largest file size: 16 TiB (2^28 blocks).
 inline constexpr uint64_t kMaxFileBytes = uint64_t{1} << 44;
 
@@ -143,8 +160,16 @@ std::string NextLinkIdKey();
 std::string BlockKey(uint64_t file_id, uint64_t index);
 // The first key after every block of `file_id` (BlockKey(file_id + 1, 0)).
 std::string BlockRangeEnd(uint64_t file_id);
-// True if `key` is a block key; then sets *file_id and *index.
-bool ParseBlockKey(std::string_view key, uint64_t* file_id, uint64_t* index);
+// The key of slice `seq` (>= 1) of block `index` of `file_id`.
+std::string SliceKey(uint64_t file_id, uint64_t index, uint32_t seq);
+// True if `key` is a block or slice key; then sets *file_id, *index and, if
+// `seq` is given, *seq (0 for a block, the slice number for a slice).
+bool ParseBlockKey(std::string_view key, uint64_t* file_id, uint64_t* index,
+                   uint32_t* seq = nullptr);
+// A slice record: `bytes` at `offset` in its block.
+std::string EncodeSlice(uint32_t offset, std::string_view bytes);
+// Parses a slice record; false if it is malformed (reaches past a block).
+bool DecodeSlice(std::string_view value, uint32_t* offset, std::string_view* bytes);
 std::string NextFileIdKey();
 // "parent/name", or "name" at the root.
 std::string ChildPath(std::string_view parent, std::string_view name);

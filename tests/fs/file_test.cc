@@ -205,11 +205,21 @@ TEST_F(FileTest, InodeNumbersAreStableWhileMounted) {
   EXPECT_EQ(StatOf(Path("d/g")).st_ino, f);
 }
 
-TEST_F(FileTest, StatfsReportsNameMax) {
+TEST_F(FileTest, StatfsAndPathconfReportTheLimits) {
   struct statvfs sv;
   ASSERT_EQ(::statvfs(store_->mountpoint().c_str(), &sv), 0);
   EXPECT_EQ(sv.f_namemax, 255u);
-  EXPECT_GT(sv.f_bsize, 0u);
+  EXPECT_EQ(sv.f_bsize, 64u << 10);  // the preferred I/O size: one data block
+  EXPECT_GT(sv.f_frsize, 0u);
+  EXPECT_EQ(::pathconf(store_->mountpoint().c_str(), _PC_NAME_MAX), 255);
+  ASSERT_TRUE(PutFile(Path("f"), "x"));
+  EXPECT_EQ(::pathconf(Path("f").c_str(), _PC_NAME_MAX), 255);
+  EXPECT_EQ(StatOf(Path("f")).st_blksize, 64 << 10);
+  // The limit is the one enforced: 255 bytes work, 256 do not.
+  EXPECT_TRUE(PutFile(Path(std::string(255, 'n')), "x"));
+  int fd = ::open(Path(std::string(256, 'n')).c_str(), O_WRONLY | O_CREAT, 0644);
+  EXPECT_EQ(fd, -1);
+  EXPECT_EQ(errno, ENAMETOOLONG);
 }
 
 TEST_F(FileTest, ConcurrentWritersOfDifferentFiles) {

@@ -117,5 +117,31 @@ TEST(ValueFormat, BlockKeysAreInternalOrderedAndParse) {
   EXPECT_FALSE(ParseBlockKey(NextFileIdKey(), &id, &index));
 }
 
+TEST(ValueFormat, SliceKeysSortRightAfterTheirBlockInOrder) {
+  EXPECT_LT(BlockKey(7, 1), SliceKey(7, 1, 1));
+  EXPECT_LT(SliceKey(7, 1, 1), SliceKey(7, 1, 2));
+  EXPECT_LT(SliceKey(7, 1, 255), SliceKey(7, 1, 256));
+  EXPECT_LT(SliceKey(7, 1, ~0u), BlockKey(7, 2));
+  EXPECT_LT(SliceKey(7, ~0ull, ~0u), BlockRangeEnd(7));
+  uint64_t id = 0, index = 0;
+  uint32_t seq = 9;
+  ASSERT_TRUE(ParseBlockKey(BlockKey(42, 99), &id, &index, &seq));
+  EXPECT_EQ(seq, 0u);
+  ASSERT_TRUE(ParseBlockKey(SliceKey(42, 99, 300), &id, &index, &seq));
+  EXPECT_EQ(id, 42u);
+  EXPECT_EQ(index, 99u);
+  EXPECT_EQ(seq, 300u);
+  EXPECT_FALSE(ParseBlockKey(BlockKey(42, 99) + std::string(4, '\0'), &id, &index, &seq));
+
+  uint32_t offset = 0;
+  std::string_view bytes;
+  ASSERT_TRUE(DecodeSlice(EncodeSlice(65000, "abc"), &offset, &bytes));
+  EXPECT_EQ(offset, 65000u);
+  EXPECT_EQ(bytes, "abc");
+  EXPECT_TRUE(DecodeSlice(EncodeSlice(0, std::string(kBlockBytes, 'x')), &offset, &bytes));
+  EXPECT_FALSE(DecodeSlice(EncodeSlice(65535, "ab"), &offset, &bytes));  // past the block
+  EXPECT_FALSE(DecodeSlice("abc", &offset, &bytes));
+}
+
 }  // namespace
 }  // namespace alexfs::fs

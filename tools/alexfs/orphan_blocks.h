@@ -1,5 +1,5 @@
-// Orphaned file blocks: blocks (fs/value_format.h, BlockKey) whose file id no
-// file record names. The filesystem deletes a file's blocks in the batch that
+// Orphaned file blocks: blocks and their slices (fs/value_format.h, BlockKey,
+// SliceKey) whose file id no file record names. The filesystem deletes a file's blocks in the batch that
 // removes the file, so none should exist; `alexfs check` reports them and
 // `alexfs check --repair` deletes them.
 #pragma once
@@ -13,7 +13,7 @@ namespace alexfs::tools {
 
 struct OrphanBlockReport {
   uint64_t files_in_blocks = 0;  // records of files whose data is in blocks
-  uint64_t blocks = 0;           // block keys in the store
+  uint64_t blocks = 0;           // block and slice keys in the store
   uint64_t orphaned = 0;         // of those, blocks of no file
   uint64_t orphaned_bytes = 0;
   bool repaired = false;         // the orphaned blocks were deleted (durably)

@@ -68,6 +68,7 @@ struct Options {
   std::vector<std::string> workloads;  // name prefixes; empty: all
   std::vector<std::string> systems = {"alexfs", "tmpfs", "disk"};
   bool no_cold = false;
+  size_t seq_mib = 0;  // the sequential rows' file size; 0: 64
 };
 
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -697,7 +698,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
   }
   {
     Workload s;
-    s.name = "seq_write_64MiB";
+    s.name = Format("seq_write_%zuMiB", c.seq_mib);
     s.bytes = c.seq_mib * kMiB;
     s.files = 1;
     s.durability = "sync";
@@ -729,7 +730,7 @@ std::vector<Workload> MakeWorkloads(const Config& c) {
   for (bool cold : {true, false}) {
     if (cold && !c.can_drop) continue;
     Workload s;
-    s.name = cold ? "seq_read_64MiB_cold" : "seq_read_64MiB_cached";
+    s.name = Format(cold ? "seq_read_%zuMiB_cold" : "seq_read_%zuMiB_cached", c.seq_mib);
     s.cold = cold;
     s.bytes = c.seq_mib * kMiB;
     s.files = 1;
@@ -961,6 +962,7 @@ int RunSuite(const Options& in) {
     c.sqlite_mib = 16;
     c.append_base_mib = 16;
   }
+  if (in.seq_mib > 0) c.seq_mib = in.seq_mib;
   c.can_drop = !in.no_cold;
   if (c.can_drop && !DropCaches()) {
     std::fprintf(stderr, "note: cannot write /proc/sys/vm/drop_caches (not root?): cold rows left out\n");
@@ -1143,10 +1145,11 @@ void AddFsSuite(CLI::App& app) {
   cmd->add_option("--seconds", opt->seconds, "duration of time-bounded phases (default 2; 0.5 with --quick)");
   cmd->add_option("--workloads", opt->workloads,
                   "comma-separated workload name prefixes: stat, cat_cached, cat_cold, create_write_close, "
-                  "durable_update, readdir_10k_repeat, walk_lsR, walk_lsR_cold, seq_write_64MiB, seq_read_64MiB, "
+                  "durable_update, readdir_10k_repeat, walk_lsR, walk_lsR_cold, seq_write, seq_read, "
                   "append_100B_fdatasync, overwrite_4KiB_fdatasync, chmod_utimes_rename, sqlite_wal_full")
       ->delimiter(',');
   cmd->add_option("--systems", opt->systems, "comma-separated: alexfs,tmpfs,disk")->delimiter(',');
+  cmd->add_option("--seq-mib", opt->seq_mib, "size of the sequential write/read rows' file in MiB (default 64)");
   cmd->add_flag("--no-cold", opt->no_cold, "leave out the rows that drop the page cache");
   cmd->callback([opt] {
     int rc = RunSuite(*opt);
