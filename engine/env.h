@@ -9,11 +9,6 @@
 /// implementation (engine/env_posix.cc). Tests substitute their own, e.g. the
 /// fault-injection Env of tests/support/fault_env.h that simulates power cuts.
 ///
-/// Built with the CMake option ALEXFS_TEST_DROP_SYNCS, the POSIX Env skips
-/// every fdatasync/fsync (of files and directories) and reports success:
-/// kSyncsDropped is then true. That build exists only to prove that the
-/// power-loss tests notice missing syncs; never ship it.
-///
 /// Thread-safety: an Env is shared by every thread of a store and must be
 /// thread-safe. A File may be used by several threads at once for different
 /// byte ranges (pwrite semantics); Map/Unmap, Truncate and the syncs may run
@@ -30,13 +25,6 @@
 #include "status.h"
 
 namespace alexfs {
-
-/// True in a build made with ALEXFS_TEST_DROP_SYNCS (syncs skipped; tests only).
-#ifdef ALEXFS_TEST_DROP_SYNCS
-inline constexpr bool kSyncsDropped = true;
-#else
-inline constexpr bool kSyncsDropped = false;
-#endif
 
 /// An open file of an Env: positioned reads and writes, syncs and mappings.
 class File {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/env.h"
+#include "engine/syncs_dropped.h"
 
 namespace alexfs {
 namespace {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "engine/syncs_dropped.h"
+
 namespace alexfs::testing {
 namespace {
 
