@@ -123,7 +123,7 @@ int64_t HeadRevision(const EtcdCluster& etcd) {
 class FleetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    etcd_ = std::make_unique<EtcdCluster>(members());
+    etcd_ = std::make_unique<EtcdCluster>(members(), tls_);
     ASSERT_TRUE(etcd_->Start()) << etcd_->last_output();
   }
   virtual int members() const { return 1; }
@@ -140,6 +140,7 @@ class FleetTest : public ::testing::Test {
     mounts_.clear();  // unmount before etcd goes
     etcd_.reset();
   }
+  EtcdTls tls_;  // set before SetUp for an etcd that serves TLS only
   std::unique_ptr<EtcdCluster> etcd_;
   std::vector<std::unique_ptr<MountedStore>> mounts_;
 };
@@ -351,6 +352,33 @@ TEST_F(FleetClusterTest, AMemberKilledAndRestartedDuringWrites) {
   EXPECT_EQ(failed, 0);
   EXPECT_TRUE(Eventually([&] { return Tree(a->mountpoint()) == Tree(b->mountpoint()); }));
   EXPECT_EQ(List(b->mountpoint()).size(), 60u);
+}
+
+// etcd serving https only and requiring client certificates: mounts given the
+// CA, a client certificate and its key write on A and read on B.
+class FleetTlsTest : public FleetTest {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(MakeEtcdTls(certs_.path(), &tls_, &error)) << error;
+    FleetTest::SetUp();
+  }
+  std::string TlsOptions() const {
+    return "etcd_cacert=" + tls_.ca_file + ",etcd_cert=" + tls_.client_cert +
+           ",etcd_key=" + tls_.client_key;
+  }
+  TempDir certs_;
+};
+
+TEST_F(FleetTlsTest, MountsWithClientCertificatesShareTheTree) {
+  ASSERT_EQ(etcd_->MountUrls().rfind("https://", 0), 0u) << etcd_->MountUrls();
+  MountedStore* a = AddMount(TlsOptions());
+  MountedStore* b = AddMount(TlsOptions());
+  ASSERT_EQ(WriteSynced(a->Path("config"), "over tls"), 0);
+  EXPECT_TRUE(Eventually([&] { return Cat(b->Path("config")) == "over tls"; })) << Cat(b->Path("config"));
+  std::string out;
+  ASSERT_EQ(etcd_->Etcdctl({"get", "--prefix", "--keys-only", "/fleet/test/"}, &out), 0) << out;
+  EXPECT_NE(out.find("/fleet/test/"), std::string::npos) << out;
 }
 
 }  // namespace

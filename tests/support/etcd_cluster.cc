@@ -29,7 +29,37 @@ int FreeLoopbackPort() {
   return port;
 }
 
-EtcdCluster::EtcdCluster(int members) {
+bool MakeEtcdTls(const std::string& dir, EtcdTls* tls, std::string* error) {
+  tls->ca_file = dir + "/ca.pem";
+  tls->server_cert = dir + "/server.pem";
+  tls->server_key = dir + "/server.key";
+  tls->client_cert = dir + "/client.pem";
+  tls->client_key = dir + "/client.key";
+  const std::string ca_key = dir + "/ca.key";
+  if (!WriteFile(dir + "/server.ext",
+                 "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n") ||
+      !WriteFile(dir + "/client.ext", "extendedKeyUsage=clientAuth\n")) {
+    *error = "cannot write the openssl extension files in " + dir;
+    return false;
+  }
+  std::vector<std::vector<std::string>> steps = {
+      {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+       tls->ca_file, "-days", "2", "-subj", "/CN=alexfs-test-ca"}};
+  for (const char* who : {"server", "client"}) {
+    const std::string base = dir + "/" + who;
+    steps.push_back({"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", base + ".key",
+                     "-out", base + ".csr", "-subj", std::string("/CN=alexfs-test-") + who});
+    steps.push_back({"openssl", "x509", "-req", "-in", base + ".csr", "-CA", tls->ca_file, "-CAkey",
+                     ca_key, "-CAcreateserial", "-out", base + ".pem", "-days", "2", "-extfile",
+                     base + ".ext"});
+  }
+  for (const auto& step : steps) {
+    if (RunCommand(step, error) != 0) return false;
+  }
+  return true;
+}
+
+EtcdCluster::EtcdCluster(int members, EtcdTls tls) : tls_(std::move(tls)) {
   for (int i = 0; i < members; ++i) {
     Member m;
     m.name = "m" + std::to_string(i);
@@ -48,7 +78,7 @@ EtcdCluster::~EtcdCluster() {
 }
 
 bool EtcdCluster::StartMember(Member& m, bool initial) {
-  const std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
+  const std::string client = ClientUrl(m);
   const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
   std::vector<std::string> args = {"/usr/bin/etcd",
                                    "--name=" + m.name,
@@ -63,6 +93,10 @@ bool EtcdCluster::StartMember(Member& m, bool initial) {
                                    "--initial-cluster-token=alexfs-test",
                                    "--logger=zap",
                                    "--log-outputs=stderr"};
+  if (!tls_.ca_file.empty()) {
+    args.insert(args.end(), {"--cert-file=" + tls_.server_cert, "--key-file=" + tls_.server_key,
+                             "--trusted-ca-file=" + tls_.ca_file, "--client-cert-auth"});
+  }
   pid_t pid = ::fork();
   if (pid < 0) return false;
   if (pid == 0) {
@@ -113,12 +147,12 @@ bool EtcdCluster::WaitHealthy(int seconds) {
     for (const Member& m : members_) {
       if (m.pid <= 0) continue;
       if (!urls.empty()) urls += ",";
-      urls += "http://127.0.0.1:" + std::to_string(m.client_port);
+      urls += ClientUrl(m);
     }
+    std::vector<std::string> argv = EtcdctlArgv(urls);
+    argv.insert(argv.end(), {"endpoint", "health"});
     std::string out;
-    if (RunCommand({"env", "ETCDCTL_API=3", "etcdctl", "--dial-timeout=1s",
-                    "--command-timeout=2s", "--endpoints=" + urls, "endpoint", "health"},
-                   &out) == 0) {
+    if (RunCommand(argv, &out) == 0) {
       return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -130,7 +164,7 @@ std::string EtcdCluster::MountUrls() const {
   std::string out;
   for (const Member& m : members_) {
     if (!out.empty()) out += "|";
-    out += "http://127.0.0.1:" + std::to_string(m.client_port);
+    out += ClientUrl(m);
   }
   return out;
 }
@@ -139,16 +173,30 @@ std::string EtcdCluster::ClientUrls() const {
   std::string out;
   for (const Member& m : members_) {
     if (!out.empty()) out += ",";
-    out += "http://127.0.0.1:" + std::to_string(m.client_port);
+    out += ClientUrl(m);
   }
   return out;
 }
 
 int EtcdCluster::Etcdctl(const std::vector<std::string>& args, std::string* output) const {
-  std::vector<std::string> argv = {"env", "ETCDCTL_API=3", "etcdctl", "--dial-timeout=2s",
-                                   "--command-timeout=5s", "--endpoints=" + ClientUrls()};
+  std::vector<std::string> argv = EtcdctlArgv(ClientUrls());
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, output);
+}
+
+std::string EtcdCluster::ClientUrl(const Member& m) const {
+  return (tls_.ca_file.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+         std::to_string(m.client_port);
+}
+
+std::vector<std::string> EtcdCluster::EtcdctlArgv(const std::string& endpoints) const {
+  std::vector<std::string> argv = {"env", "ETCDCTL_API=3", "etcdctl", "--dial-timeout=2s",
+                                   "--command-timeout=5s", "--endpoints=" + endpoints};
+  if (!tls_.ca_file.empty()) {
+    argv.insert(argv.end(), {"--cacert=" + tls_.ca_file, "--cert=" + tls_.client_cert,
+                             "--key=" + tls_.client_key});
+  }
+  return argv;
 }
 
 std::string EtcdCluster::last_output() const {

@@ -4,7 +4,8 @@
 // The constructor picks ports and directories; Start() starts every member and
 // waits until the cluster answers (`etcdctl endpoint health`). Kill(i)
 // SIGKILLs member i, Restart(i) starts it again on its data. The destructor
-// kills every member and removes its data.
+// kills every member and removes its data. With an EtcdTls, every member serves
+// its client URL over https and requires a client certificate.
 #pragma once
 
 #include <sys/types.h>
@@ -16,9 +17,19 @@
 
 namespace alexfs::testing {
 
+// TLS files for etcd's client URLs: the server's certificate and key, the CA
+// that signed both certificates, and the client's certificate and key (for
+// etcd's --client-cert-auth, and for etcdctl here).
+struct EtcdTls {
+  std::string ca_file, server_cert, server_key, client_cert, client_key;
+};
+// Makes a CA and a server (IP 127.0.0.1) and a client certificate signed by
+// it with `openssl` in `dir`; false (with openssl's output in *error) on failure.
+bool MakeEtcdTls(const std::string& dir, EtcdTls* tls, std::string* error);
+
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members = 1);
+  explicit EtcdCluster(int members = 1, EtcdTls tls = {});
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
@@ -32,7 +43,7 @@ class EtcdCluster {
   // `seconds`).
   bool WaitHealthy(int seconds = 20);
 
-  // "http://127.0.0.1:P1|http://127.0.0.1:P2..." for `-o etcd=`.
+  // "http://127.0.0.1:P1|http://127.0.0.1:P2..." for `-o etcd=` (https with TLS).
   std::string MountUrls() const;
   // "http://127.0.0.1:P1,..." for etcdctl.
   std::string ClientUrls() const;
@@ -47,6 +58,10 @@ class EtcdCluster {
     pid_t pid = -1;
   };
   bool StartMember(Member& m, bool initial);
+  std::string ClientUrl(const Member& m) const;
+  // etcdctl's start: env, endpoints of `members`, TLS files, timeouts.
+  std::vector<std::string> EtcdctlArgv(const std::string& endpoints) const;
+  EtcdTls tls_;
   TempDir temp_;
   std::vector<Member> members_;
   std::string initial_cluster_;
