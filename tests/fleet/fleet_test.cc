@@ -381,5 +381,27 @@ TEST_F(FleetTlsTest, MountsWithClientCertificatesShareTheTree) {
   EXPECT_NE(out.find("/fleet/test/"), std::string::npos) << out;
 }
 
+// etcd with auth enabled: mounts log in as a user whose role may read and
+// write the prefix only.
+TEST_F(FleetTest, MountsWithAnEtcdUserShareTheTree) {
+  std::string out;
+  for (const std::vector<std::string>& step : std::vector<std::vector<std::string>>{
+           {"user", "add", "root:rootpw", "--interactive=false"},
+           {"role", "add", "conf"},
+           {"role", "grant-permission", "conf", "--prefix=true", "readwrite", "/fleet/test/"},
+           {"user", "add", "conf:confpw", "--interactive=false"},
+           {"user", "grant-role", "conf", "conf"},
+           {"auth", "enable"}}) {
+    ASSERT_EQ(etcd_->Etcdctl(step, &out), 0) << out;
+  }
+  MountedStore* a = AddMount("etcd_user=conf,etcd_password=confpw");
+  MountedStore* b = AddMount("etcd_user=conf,etcd_password=confpw");
+  ASSERT_EQ(WriteSynced(a->Path("config"), "with auth"), 0);
+  EXPECT_TRUE(Eventually([&] { return Cat(b->Path("config")) == "with auth"; })) << Cat(b->Path("config"));
+  ASSERT_EQ(etcd_->Etcdctl({"--user=conf:confpw", "get", "--prefix", "--keys-only", "/fleet/test/"}, &out), 0)
+      << out;
+  EXPECT_NE(out.find("/fleet/test/"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace alexfs::testing
