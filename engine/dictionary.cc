@@ -1,5 +1,7 @@
 #include "engine/dictionary.h"
 
+// ZDICT_trainFromBuffer_fastCover and its parameters.
+#define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
 
@@ -53,8 +55,19 @@ Status TrainDictionary(const std::vector<std::string_view>& samples, size_t max_
     sizes.push_back(s.size());
   }
   out->resize(max_bytes);
-  const size_t r = ZDICT_trainFromBuffer(out->data(), out->size(), buffer.data(), sizes.data(),
-                                         static_cast<unsigned>(sizes.size()));
+  // One fastCover pass with fixed parameters, not ZDICT_trainFromBuffer's
+  // search over several (it trains 4x or more): on /usr/include's files the
+  // fixed pass trains a 256 KiB dictionary in a quarter of the time, and the
+  // values compress smaller with it (the search scores on held-out samples,
+  // which favours smaller segments than whole headers want).
+  ZDICT_fastCover_params_t p{};
+  p.k = 1024;  // segment size
+  p.d = 8;     // dmer size
+  p.f = 20;    // log2 of the frequency table
+  p.accel = 1;
+  p.splitPoint = 1.0;  // every sample trains; none is held out
+  const size_t r = ZDICT_trainFromBuffer_fastCover(out->data(), out->size(), buffer.data(), sizes.data(),
+                                                   static_cast<unsigned>(sizes.size()), p);
   if (ZDICT_isError(r)) {
     out->clear();
     return Status::NotSupported(std::string("zstd dictionary training on ") +

@@ -96,12 +96,13 @@ struct StoreOptions {
   /// PinnedValue owns. Parse "none" / "zstd" / "zstd:N" with
   /// alexfs::ParseCompression (engine/compression.h).
   int compression_level = 0;
-  /// With compression on: the size of the zstd dictionary trained from the
-  /// store's own values of at most 72 KiB, once about 100x this many bytes of
-  /// them were written, and retrained by each Compact() (which re-encodes the
-  /// values it moves with the new one). Dictionaries are records under keys
-  /// the engine reserves (see Write()). 0: no dictionaries.
-  uint32_t compression_dictionary_bytes = 64 << 10;
+  /// With compression on: the size of the zstd dictionary each Compact()
+  /// trains from the store's values of at most 72 KiB (re-encoding the values
+  /// it moves with it), given about 100x this many bytes of them. Before the
+  /// first compaction, writers train a first dictionary of at most 64 KiB once
+  /// about 100x its size was written. Dictionaries are records under keys the
+  /// engine reserves (see Write()). 0: no dictionaries.
+  uint32_t compression_dictionary_bytes = 256 << 10;
 };
 
 /// How long Write() waits.

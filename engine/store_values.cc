@@ -5,8 +5,9 @@
 // value that does not save 1/8 goes to the log as it is. Values of at most
 // kDictionaryValueBytes are encoded with the current dictionary, if any.
 // While there is none, writers keep samples of such values; once about 100x
-// the dictionary size is gathered the background thread trains one
-// (ZDICT), stores it under DictionaryKey(id) and makes it current.
+// the first dictionary's size (kFirstDictionaryBytes at most) is gathered the
+// background thread trains one (ZDICT), stores it under DictionaryKey(id) and
+// makes it current.
 //
 // Dictionary lifetime: NoteEncoding counts, per dictionary, the live records
 // encoded with it (under index_mu_, where the index changes). Compaction
@@ -35,6 +36,14 @@ constexpr size_t kSampleBytes = 16 << 10;
 constexpr size_t kSamplesPerDictionaryByte = 100;
 // Below this, a dictionary is not worth training (compaction of a small store).
 constexpr size_t kMinDictionaryBytes = 1 << 10;
+// The first dictionary, trained from writers' samples, is at most this large:
+// small enough that a young store soon has one and training it is short (it
+// shares the cores with the writers); compaction trains the full size.
+constexpr size_t kFirstDictionaryBytes = 64 << 10;
+
+size_t FirstDictionaryBytes(const StoreOptions& o) {
+  return std::min<size_t>(o.compression_dictionary_bytes, kFirstDictionaryBytes);
+}
 
 }  // namespace
 
@@ -93,7 +102,7 @@ void StoreImpl::EncodeBatch(const WriteBatch& batch, std::vector<std::string>* e
 }
 
 void StoreImpl::SampleForDictionary(const WriteBatch& batch) {
-  const size_t want = size_t{options_.compression_dictionary_bytes} * kSamplesPerDictionaryByte;
+  const size_t want = FirstDictionaryBytes(options_) * kSamplesPerDictionaryByte;
   std::lock_guard<std::mutex> l(sample_mu_);
   if (!sampling_.load(std::memory_order_relaxed)) return;
   for (const auto& op : batch.ops()) {
@@ -124,7 +133,7 @@ void StoreImpl::TrainFromSamples() {
   std::shared_ptr<const Dictionary> d;
   std::lock_guard<std::mutex> cl(compaction_mu_);  // one trainer at a time
   if (dicts_.current() != nullptr) return;  // a compaction trained one meanwhile
-  Status s = InstallDictionary(views, options_.compression_dictionary_bytes, &d);
+  Status s = InstallDictionary(views, FirstDictionaryBytes(options_), &d);
   if (!s.ok()) spdlog::warn("alexfs: {}: no dictionary: {}", dir_, s.ToString());
 }
 
@@ -187,9 +196,14 @@ Status StoreImpl::TrainForCompaction(size_t n, const std::function<log::Entry(si
     bytes += samples.back().size();
   }
   // Smaller stores get a smaller dictionary, still ~100x its size in samples;
-  // but one trained on fewer samples does not replace a current one (a
-  // background compaction of a few segments).
-  if (bytes < want && dicts_.current() != nullptr) return Status::OK();
+  // but one trained on fewer samples does not replace a current one at least
+  // that large (a background compaction of a few segments; the first
+  // dictionary, smaller than the full size, is replaced once there are more).
+  const auto current = dicts_.current();
+  if (bytes < want && current != nullptr &&
+      bytes / kSamplesPerDictionaryByte <= current->bytes().size()) {
+    return Status::OK();
+  }
   const size_t size = std::min<size_t>(options_.compression_dictionary_bytes, bytes / kSamplesPerDictionaryByte);
   if (size < kMinDictionaryBytes) return Status::OK();
   std::vector<std::string_view> views(samples.begin(), samples.end());

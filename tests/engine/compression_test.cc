@@ -247,6 +247,21 @@ TEST(CompressionTest, CompactionRetrainsAndKeepsDictionariesInUse) {
   for (int i = 0; i < 20; ++i) ASSERT_EQ(GetOr(*s, "k" + std::to_string(i)), ConfigText(i, 600));
 }
 
+// Writers train a first dictionary smaller than the configured size (at most
+// 64 KiB, on 100x that); a compaction with more samples than that replaces it
+// with a larger one even short of 100x the full size.
+TEST(CompressionTest, CompactionReplacesTheSmallerFirstDictionary) {
+  ScratchDir d;
+  constexpr int kValues = 12000;  // 12 MB: over 100x 64 KiB, under 100x 128 KiB
+  auto s = OpenOrDie(d.path(), Opts(3, 128 << 10));
+  for (int i = 0; i < kValues; ++i) ASSERT_TRUE(s->Put("k" + std::to_string(i), ConfigText(i, 1000)).ok());
+  ASSERT_TRUE(WaitForDictionary(*s));
+  ASSERT_TRUE(s->Compact().ok());
+  EXPECT_TRUE(StoreFilesHold(d.path(), DictionaryKey(2)));
+  EXPECT_EQ(s->GetStats().dictionaries, 1u);
+  for (int i = 0; i < kValues; i += 101) ASSERT_EQ(GetOr(*s, "k" + std::to_string(i)), ConfigText(i, 1000));
+}
+
 // Damage inside a compressed payload fails the record's CRC: the value is
 // never served (the newest segment's tail is cut there, or Open refuses).
 TEST(CompressionTest, DamagedCompressedPayloadIsNeverServed) {
