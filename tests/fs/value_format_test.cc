@@ -135,7 +135,8 @@ TEST(ValueFormat, SliceKeysSortRightAfterTheirBlockInOrder) {
 
   uint32_t offset = 0;
   std::string_view bytes;
-  ASSERT_TRUE(DecodeSlice(EncodeSlice(65000, "abc"), &offset, &bytes));
+  const std::string slice = EncodeSlice(65000, "abc");  // `bytes` views into it
+  ASSERT_TRUE(DecodeSlice(slice, &offset, &bytes));
   EXPECT_EQ(offset, 65000u);
   EXPECT_EQ(bytes, "abc");
   EXPECT_TRUE(DecodeSlice(EncodeSlice(0, std::string(kBlockBytes, 'x')), &offset, &bytes));
