@@ -228,19 +228,6 @@ class Source {
   uint64_t seq_ = 0, loc_ = 0;
 };
 
-// Parses "NNNNNN.log"; false for other names.
-bool ParseSegmentName(const std::string& name, uint32_t* id) {
-  if (name.size() < 10 || name.substr(name.size() - 4) != ".log") return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i + 4 < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(name[i] - '0');
-    if (v > UINT32_MAX) return false;
-  }
-  *id = static_cast<uint32_t>(v);
-  return true;
-}
-
 }  // namespace
 
 Status StoreImpl::Open() {
@@ -287,7 +274,7 @@ Status StoreImpl::Recover() {
     if (!s.ok()) return s;
     for (const std::string& name : names) {
       uint32_t id;
-      if (ParseSegmentName(name, &id)) on_disk.push_back(id);
+      if (log::ParseSegmentName(name, &id)) on_disk.push_back(id);
     }
   }
   Manifest m;

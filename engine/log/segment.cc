@@ -31,6 +31,18 @@ std::string SegmentFileName(uint32_t id) {
   return buf;
 }
 
+bool ParseSegmentName(const std::string& name, uint32_t* id) {
+  if (name.size() < 10 || name.substr(name.size() - 4) != ".log") return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i + 4 < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    v = v * 10 + static_cast<uint64_t>(name[i] - '0');
+    if (v > UINT32_MAX) return false;
+  }
+  *id = static_cast<uint32_t>(v);
+  return true;
+}
+
 Segment::Segment(Env* env, uint32_t id, SegmentKind kind, std::string path,
                  std::unique_ptr<File> file, char* base, bool writable_map, uint64_t capacity,
                  uint64_t file_size, bool allocated)

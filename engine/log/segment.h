@@ -44,6 +44,8 @@ enum class SegmentKind : uint8_t {
 
 // "000042.log"
 std::string SegmentFileName(uint32_t id);
+// The id of a segment file name ("000042.log" -> 42); false for other names.
+bool ParseSegmentName(const std::string& name, uint32_t* id);
 
 class Segment {
  public:

@@ -13,6 +13,7 @@
 #include "engine/dictionary.h"
 #include "engine/log/reader.h"
 #include "engine/log/record.h"
+#include "engine/log/segment.h"
 #include "engine/manifest.h"
 #include "engine/store.h"
 #include "engine/sync_point.h"
@@ -47,19 +48,6 @@ struct StoreCheck::Salvaged {
 
 namespace {
 
-// Parses "NNNNNN.log"; false for other names.
-bool ParseSegmentName(const std::string& name, uint32_t* id) {
-  if (name.size() < 10 || name.substr(name.size() - 4) != ".log") return false;
-  uint64_t v = 0;
-  for (size_t i = 0; i + 4 < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-    v = v * 10 + static_cast<uint64_t>(name[i] - '0');
-    if (v > UINT32_MAX) return false;
-  }
-  *id = static_cast<uint32_t>(v);
-  return true;
-}
-
 // Removes the files of scratch directory `dir` through env, then the
 // directory itself (which the Env does not model).
 void RemoveScratch(Env* env, const std::string& dir) {
@@ -90,7 +78,7 @@ Status StoreCheck::Run(bool show_progress) {
   std::vector<uint32_t> on_disk;
   for (const std::string& n : names) {
     uint32_t id;
-    if (ParseSegmentName(n, &id)) on_disk.push_back(id);
+    if (log::ParseSegmentName(n, &id)) on_disk.push_back(id);
   }
   std::sort(on_disk.begin(), on_disk.end());
   for (uint32_t id : on_disk) next_file_ = std::max(next_file_, id + 1);
