@@ -239,6 +239,7 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
   std::vector<std::shared_ptr<log::Segment>> inputs;
   uint64_t min_remaining_seq = UINT64_MAX;
   bool tight = false;  // free space is short: output segments get exact sizes
+  bool sorted_a_log = false;  // an input is a log segment
   {
     // Candidates with their live bytes; the most dead (by fraction) first.
     struct Eligible {
@@ -294,16 +295,20 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
     // each is allocated at what is left to write instead.
     uint64_t free = UINT64_MAX;
     if (!FreeBytes(&free)) free = UINT64_MAX;
+    if (free != UINT64_MAX) free = free > kManifestRoomBytes ? free - kManifestRoomBytes : 0;
     uint64_t need = 0;
     uint64_t skipped_need = 0;
     for (auto& e : eligible) {
       const uint64_t n = e.live + e.live / 4;
       if (free != UINT64_MAX && need + n > free) {
         min_remaining_seq = std::min(min_remaining_seq, e.seg->min_sequence.load());
-        skipped_need = skipped_need == 0 ? n : std::min(skipped_need, n);
+        // A segment without garbage (a manual run takes those to sort them)
+        // gives no space back: leaving it is no failure.
+        if (e.live < e.data) skipped_need = skipped_need == 0 ? n : std::min(skipped_need, n);
         continue;
       }
       need += n;
+      sorted_a_log |= e.seg->kind() == log::SegmentKind::kLog;
       inputs.push_back(std::move(e.seg));
     }
     if (skipped_need > 0) {
@@ -682,6 +687,10 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
   if (!ds.ok()) spdlog::warn("alexfs: compaction of {}: dropping dictionaries: {}", dir_, ds.ToString());
 
   const uint64_t reclaimed = input_bytes > output_bytes ? input_bytes - output_bytes : 0;
+  // Each further round must sort a log segment or give space back, or it
+  // would pick the same inputs again (a sorted segment whose garbage is
+  // smaller than its rewrite's rounding) while what was skipped still waits.
+  if (*more && reclaimed == 0 && !sorted_a_log) *more = false;
   counters_->compactions.fetch_add(1, std::memory_order_relaxed);
   if (mode == CompactMode::kIdle) counters_->idle_compactions.fetch_add(1, std::memory_order_relaxed);
   counters_->compaction_bytes_reclaimed.fetch_add(reclaimed, std::memory_order_relaxed);

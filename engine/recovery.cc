@@ -411,6 +411,15 @@ Status StoreImpl::Recover() {
       }
       if (r.torn_bytes > 0 || size < seg->capacity()) {
         s = seg->TruncateAndReserve(r.valid_end, seg->capacity());  // syncs
+        if (s.IsNoSpace()) {
+          // A full disk opens all the same: the segment stays at its data
+          // (whatever a failed fallocate kept goes), appends extend it with
+          // pwrite, and the first that does not fit starts the next segment,
+          // taking the reserve or failing with kNoSpace like any write.
+          spdlog::warn("alexfs: {}: active segment not preallocated: {}", seg->path(), s.ToString());
+          s = seg->Truncate(r.valid_end);
+          if (s.ok()) s = seg->Sync();
+        }
       } else {
         s = seg->Sync();  // what an earlier process left in the page cache
       }
@@ -550,6 +559,7 @@ Status StoreImpl::Recover() {
   if (newest != nullptr) {
     active_ = std::move(newest);
     active_end_ = newest_end;
+    NoteActiveSpare();
     active_id_.store(active_->id(), std::memory_order_relaxed);
   }
   const double ms =

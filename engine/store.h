@@ -206,8 +206,11 @@ class Store {
   virtual StoreStats GetStats() const = 0;
 
   /// Bytes that writes not using the reserve can still add before kNoSpace:
-  /// the filesystem's free space minus the reserve (StoreOptions::reserve_bytes),
-  /// 0 below it; UINT64_MAX if the Env cannot tell. One statvfs(2) per call.
+  /// the filesystem's free space, plus the unused preallocated part of the
+  /// active segment, minus the reserve (StoreOptions::reserve_bytes) and room
+  /// for a MANIFEST rewrite; 0 below it; UINT64_MAX if the Env cannot tell.
+  /// One statvfs(2) per call. A batch never spans segments, so one larger
+  /// than the active segment's rest needs that much in a new one.
   /// Below one segment's worth it also starts a compaction that frees space,
   /// if garbage has grown since the last one (automatic compaction on).
   virtual uint64_t WritableBytes() = 0;

@@ -434,6 +434,7 @@ Status StoreImpl::CommitGroup(bool roll) {
     return s;
   }
   active_end_ += size;
+  NoteActiveSpare();
   active_->NoteWritten(active_end_);
   active_->data_bytes.fetch_add(size, std::memory_order_relaxed);
   active_->NoteSequence(first_seq);
@@ -502,7 +503,11 @@ bool StoreImpl::FreeBytes(uint64_t* bytes) const { return env_->FreeSpace(dir_, 
 uint64_t StoreImpl::WritableNow() const {
   uint64_t free = 0;
   if (!FreeBytes(&free)) return UINT64_MAX;
-  return free > reserve_bytes_ ? free - reserve_bytes_ : 0;
+  // The active segment's preallocated tail is taken by the next appends, or
+  // given back when it is sealed.
+  free += active_spare_.load(std::memory_order_relaxed);
+  const uint64_t keep = reserve_bytes_ + kManifestRoomBytes;  // as RollSegment keeps
+  return free > keep ? free - keep : 0;
 }
 
 uint64_t StoreImpl::WritableBytes() {
@@ -526,19 +531,6 @@ void StoreImpl::AskCompactionForSpace() {
 }
 
 Status StoreImpl::RollSegment(uint64_t needed, bool use_reserve) {
-  uint64_t capacity = std::max<uint64_t>(segment_bytes_, needed);
-  if (uint64_t free = 0; FreeBytes(&free)) {
-    const uint64_t keep = use_reserve ? 0 : reserve_bytes_;
-    const uint64_t room = free > keep ? free - keep : 0;
-    if (room < std::max<uint64_t>(needed, 1)) {
-      AskCompactionForSpace();
-      return Status::NoSpace(dir_ + ": no space for a new log segment (" + std::to_string(free) +
-                             " bytes free, " + std::to_string(keep) + " kept in reserve, " +
-                             std::to_string(needed) + " needed)");
-    }
-    // Short of space: a smaller segment (whole pages), never less than needed.
-    if (room < capacity) capacity = std::max(needed, room / 4096 * 4096);
-  }
   // A sealed segment never has a torn tail: make it durable before starting
   // the next one (waiting for an fdatasync in flight, which may cover it).
   if (active_ != nullptr && active_end_ > 0) {
@@ -552,6 +544,32 @@ Status StoreImpl::RollSegment(uint64_t needed, bool use_reserve) {
     // cache may not be on disk yet.
     if (s.ok() && !appended_here) s = active_->Sync();
     if (!s.ok()) return s;
+  }
+  if (active_ != nullptr && active_end_ < active_->capacity()) {
+    // Give back the unused preallocated space of the segment being sealed
+    // before taking the new one: on a nearly full disk that tail is the room
+    // the new segment needs. Should no new segment start, the old one stays
+    // active; appends past its end extend the file with pwrite (Truncate
+    // drops the mapped-store path). Failure only wastes space: zeros after
+    // the data read as a clean end.
+    Status s = active_->Truncate(active_end_);
+    if (!s.ok()) spdlog::warn("alexfs: {}", s.ToString());
+    NoteActiveSpare();
+  }
+  uint64_t capacity = std::max<uint64_t>(segment_bytes_, needed);
+  if (uint64_t free = 0; FreeBytes(&free)) {
+    // The MANIFEST naming the new segment is rewritten (to a temporary file,
+    // then renamed) after the segment is allocated: keep room for it.
+    const uint64_t keep = (use_reserve ? 0 : reserve_bytes_) + kManifestRoomBytes;
+    const uint64_t room = free > keep ? free - keep : 0;
+    if (room < std::max<uint64_t>(needed, 1)) {
+      AskCompactionForSpace();
+      return Status::NoSpace(dir_ + ": no space for a new log segment (" + std::to_string(free) +
+                             " bytes free, " + std::to_string(keep) + " kept for the reserve and the MANIFEST, " +
+                             std::to_string(needed) + " needed)");
+    }
+    // Short of space: a smaller segment (whole pages), never less than needed.
+    if (room < capacity) capacity = std::max(needed, room / 4096 * 4096);
   }
   std::shared_ptr<log::Segment> seg;
   {
@@ -572,15 +590,17 @@ Status StoreImpl::RollSegment(uint64_t needed, bool use_reserve) {
     PublishTable(table_.load(std::memory_order_relaxed)->With(seg));
     active_id_.store(id, std::memory_order_relaxed);
   }
-  if (active_ != nullptr) {
-    // Give back the unused preallocated space of the sealed segment. Failure
-    // only wastes space: zeros after the data read as a clean end.
-    Status s = active_->Truncate(active_end_);
-    if (!s.ok()) spdlog::warn("alexfs: {}", s.ToString());
-  }
   active_ = std::move(seg);
   active_end_ = 0;
+  NoteActiveSpare();
   return Status::OK();
+}
+
+void StoreImpl::NoteActiveSpare() {
+  const uint64_t spare = active_ != nullptr && active_->allocated() && active_->capacity() > active_end_
+                             ? active_->capacity() - active_end_
+                             : 0;
+  active_spare_.store(spare, std::memory_order_relaxed);
 }
 
 void StoreImpl::MaybeScheduleCompaction() {

@@ -184,12 +184,17 @@ class StoreImpl final : public Store, private index::KeyReader {
   bool FindLocation(std::string_view key, uint64_t* loc) const;
   // The EIO a Get returns (and logs) when reading `key` met SIGBUS.
   Status MappedReadError(std::string_view key) const;
+  // Free space a new segment (log or sorted) leaves for the MANIFEST that
+  // names it: a rewrite to a temporary file, then a rename.
+  static constexpr uint64_t kManifestRoomBytes = uint64_t{64} << 10;
   // Starts a new active log segment able to hold `needed` bytes: of
   // segment_bytes_, or less when free space is short. kNoSpace if fewer than
   // `needed` bytes would stay above the reserve (above nothing if
   // use_reserve), and then asks for a compaction that frees space.
   // REQUIRES: the caller is the commit leader (or Open).
   Status RollSegment(uint64_t needed, bool use_reserve);
+  // Sets active_spare_ from active_ and active_end_. REQUIRES: the leader.
+  void NoteActiveSpare();
   // Free bytes of the store's filesystem; false if the Env cannot tell.
   bool FreeBytes(uint64_t* bytes) const;
   // WritableBytes() without its side effect.
@@ -320,6 +325,10 @@ class StoreImpl final : public Store, private index::KeyReader {
   // Owned by the commit leader (whoever is at the front of writers_).
   std::shared_ptr<log::Segment> active_;
   uint64_t active_end_ = 0;      // append offset in active_
+  // Preallocated bytes of active_ past active_end_ (0 if it is not
+  // preallocated): writable, though statvfs counts them as used. Written by
+  // the leader (NoteActiveSpare), read by WritableNow.
+  std::atomic<uint64_t> active_spare_{0};
   uint64_t next_sequence_ = 1;
   log::RecordEncoder encoder_;
   std::vector<Writer*> group_;            // the group being committed

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -86,6 +87,15 @@ Status Filesystem::Shutdown() {
     committer_.join();
   }
   Status s = CommitAll(Durability::kDurable);
+  // A full disk: every dirty byte was admitted against free space
+  // (AdmitBytes), but a compaction round holds its outputs' space until its
+  // inputs go. Wait for it (bounded) rather than drop acknowledged bytes.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (s.IsNoSpace() && std::chrono::steady_clock::now() < deadline) {
+    spdlog::warn("unmount: the last commit waits for compaction to free space: {}", s.ToString());
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s = CommitAll(Durability::kDurable);
+  }
   target_->Stop();
   return s;
 }
@@ -493,6 +503,7 @@ thread_local bool t_reply_held = false;
 Status Filesystem::Apply(WriteBatch& batch, Durability durability) {
   batch.UseReserve();
   Status s = target_->Commit(batch, durability);
+  applied_batches_.fetch_add(1, std::memory_order_release);
   if (IsConflict(s)) {
     t_conflict = true;
     spdlog::debug("{}", s.ToString());
@@ -559,27 +570,48 @@ void Filesystem::KeysChanged(const std::vector<std::string>& keys) {
 }
 
 Status Filesystem::AdmitBytes(uint64_t bytes) {
-  // A statvfs at most every 50 ms while the disk has room; on every call
-  // once the dirty data nears the writable space (a commit since the last
-  // look may have taken a new segment), and before any refusal.
+  // A statvfs at most every 50 ms while the disk has room and nothing was
+  // committed since the last one; on every call once the dirty data nears the
+  // writable space. (A free-space figure from before a commit, weighed
+  // against the dirty bytes after it, would count the committed bytes as free
+  // twice.)
   constexpr int64_t kStaleNs = 50'000'000;
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::steady_clock::now().time_since_epoch())
-                          .count();
-  const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
-  auto fits = [&](uint64_t writable, uint64_t margin) {
-    return writable == UINT64_MAX || (dirty + bytes) * margin <= writable;
-  };
-  uint64_t writable = writable_cache_.load(std::memory_order_relaxed);
-  if (now - writable_at_ns_.load(std::memory_order_relaxed) > kStaleNs || !fits(writable, 2)) {
-    writable = store_->WritableBytes();
-    writable_cache_.store(writable, std::memory_order_relaxed);
-    writable_at_ns_.store(now, std::memory_order_relaxed);
+  for (int attempt = 0;; ++attempt) {
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch())
+                            .count();
+    // In this order: a commit between the loads leaves the dirty bytes too
+    // high or the free space too low, never the reverse.
+    const uint64_t batches = applied_batches_.load(std::memory_order_acquire);
+    const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
+    auto fits = [&](uint64_t writable, uint64_t margin) {
+      return writable == UINT64_MAX || (dirty + bytes) * margin <= writable;
+    };
+    uint64_t writable = 0;
+    {
+      std::lock_guard<std::mutex> lock(writable_mutex_);
+      WritableCache& cache = writable_cache_;
+      if (attempt > 0 || cache.batches != batches || now - cache.at_ns > kStaleNs ||
+          !fits(cache.writable, 2)) {
+        cache.writable = store_->WritableBytes();
+        cache.at_ns = now;
+        cache.batches = batches;
+      }
+      writable = cache.writable;
+    }
+    if (fits(writable, 1)) return Status::OK();
+    // Before refusing: a commit in flight has written its bytes but not yet
+    // dropped them from the dirty count, which then counts them twice. Wait
+    // for it (briefly) and measure again.
+    const bool raced = commits_in_flight_.load(std::memory_order_acquire) > 0 ||
+                       applied_batches_.load(std::memory_order_acquire) != batches;
+    if (!raced || attempt >= 100) {
+      return Status::NoSpace("no space for " + std::to_string(bytes) + " more bytes: " +
+                             std::to_string(writable) + " writable, " + std::to_string(dirty) +
+                             " of them taken by uncommitted data");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  if (fits(writable, 1)) return Status::OK();
-  return Status::NoSpace("no space for " + std::to_string(bytes) + " more bytes: " +
-                         std::to_string(writable) + " writable, " + std::to_string(dirty) +
-                         " of them taken by uncommitted data");
 }
 
 uint64_t Filesystem::FreeBytes() {
@@ -604,11 +636,16 @@ Status Filesystem::CommitLocked(Inode& inode, Durability durability) {
   Status s = AddBufferCommit(inode, &batch, &record);
   if (!s.ok()) return s;
   batch.Put(key, std::move(record));
+  // From the write to the buffer's end its bytes are both on disk and dirty
+  // (see AdmitBytes).
+  commits_in_flight_.fetch_add(1, std::memory_order_acq_rel);
   s = Apply(batch, durability);
-  if (!s.ok()) return s;
-  inode.buffer.reset();
-  inodes_.SetDirty(inode, false);
-  return Status::OK();
+  if (s.ok()) {
+    inode.buffer.reset();
+    inodes_.SetDirty(inode, false);
+  }
+  commits_in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  return s;
 }
 
 Status Filesystem::Commit(Inode& inode, Durability durability) {

@@ -175,7 +175,8 @@ Status Segment::TruncateAndReserve(uint64_t size, uint64_t reserve) {
 }
 
 Status Segment::Truncate(uint64_t size) {
-  allocated_ = false;  // sealed: no appends follow
+  allocated_ = false;  // appends that follow (if any) extend the file with pwrite
+  zeroed_until_ = std::min(zeroed_until_, size);
   return file_->Truncate(size);
 }
 

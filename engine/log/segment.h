@@ -71,6 +71,8 @@ class Segment {
   const char* base() const { return base_; }
   // Bytes mapped; appends must stay below this.
   uint64_t capacity() const { return capacity_; }
+  // Every block up to capacity() is allocated. REQUIRES: the appending thread.
+  bool allocated() const { return allocated_; }
   // Size of the file at open (before any append).
   uint64_t file_size_at_open() const { return file_size_at_open_; }
 
@@ -98,7 +100,9 @@ class Segment {
   // Cuts the file to `size` bytes, then reallocates it to `reserve` (>= size)
   // so the region after `size` reads as zeros.
   Status TruncateAndReserve(uint64_t size, uint64_t reserve);
-  // Cuts the file to `size` (a sealed segment giving back its unused space).
+  // Cuts the file to `size`: a segment being sealed gives back its unused
+  // space. Appends after it (if the next segment could not start) go through
+  // pwrite, which extends the file again.
   Status Truncate(uint64_t size);
 
   // The file is unlinked when this object dies.

@@ -97,6 +97,46 @@ TEST_F(NoSpaceTest, ValueLargerThanFreeSpaceFails) {
   EXPECT_EQ(GetOr(*s, "fits"), std::string(100 << 10, 'f'));
 }
 
+// A store closed on a full disk opens on it: its newest segment, which Open
+// preallocates to a whole segment again, stays at its data when that fails,
+// every record reads back, and writes fail cleanly until space returns.
+TEST_F(NoSpaceTest, AStoreOnAFullDiskOpens) {
+  StoreOptions o;
+  o.segment_bytes = 256 << 10;
+  o.compaction_garbage_ratio = 0;
+  const std::string path = mnt_ + "/store";
+  std::map<std::string, std::string> acked;
+  {
+    auto s = testing::OpenOrDie(path, o);
+    for (int i = 0; i < 10000; ++i) {
+      std::string k = "key" + std::to_string(i);
+      std::string v(3000, static_cast<char>('a' + i % 26));
+      if (!s->Put(k, v).ok()) break;
+      acked[k] = v;
+    }
+    ASSERT_GT(acked.size(), 10u);
+    ASSERT_TRUE(s->Close().ok());
+  }
+  // Take what space is left, up to the last page.
+  const std::string filler = mnt_ + "/filler";
+  {
+    std::ofstream f(filler);
+    for (int i = 0; i < 4096 && f; ++i) f << std::string(1024, 'f');
+  }
+  std::unique_ptr<Store> s;
+  Status st = Store::Open(path, o, &s);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(testing::Dump(*s), acked);
+  EXPECT_TRUE(s->Put("more", std::string(64 << 10, 'm')).IsNoSpace());
+  std::filesystem::remove(filler);
+  ASSERT_TRUE(s->Put("more", std::string(64 << 10, 'm'), Durability::kDurable).ok());
+  acked["more"] = std::string(64 << 10, 'm');
+  ASSERT_TRUE(s->Close().ok());
+  s.reset();
+  s = testing::OpenOrDie(path, o);
+  EXPECT_EQ(testing::Dump(*s), acked);
+}
+
 // A 16 MiB filesystem with the default options: segments shrink to fit
 // (1 MiB), a reserve of two stays free, and on the full disk deletes and
 // compaction still run, after which writes succeed again.
