@@ -172,8 +172,8 @@ void EtcdClient::Prepare(grpc::ClientContext* context,
   if (!token_.empty()) context->AddMetadata("token", token_);
 }
 
-Status EtcdClient::Authenticate(Connection& connection,
-                                std::chrono::system_clock::time_point deadline) {
+grpc::Status EtcdClient::Authenticate(Connection& connection,
+                                      std::chrono::system_clock::time_point deadline) {
   grpc::ClientContext context;
   context.set_deadline(deadline);
   etcdserverpb::AuthenticateRequest request;
@@ -181,10 +181,10 @@ Status EtcdClient::Authenticate(Connection& connection,
   request.set_password(options_.password);
   etcdserverpb::AuthenticateResponse response;
   grpc::Status s = connection.auth->Authenticate(&context, request, &response);
-  if (!s.ok()) return FromGrpc(s, "etcd authentication as " + options_.user);
+  if (!s.ok()) return s;
   std::lock_guard<std::mutex> lock(token_mutex_);
   token_ = response.token();
-  return Status::OK();
+  return s;
 }
 
 template <typename Call>
@@ -202,12 +202,17 @@ Status EtcdClient::WithEndpoints(const char* what, Call call) {
       need_token = !options_.user.empty() && token_.empty();
     }
     if (need_token) {
-      Status a = Authenticate(*connection, deadline);
-      if (!a.ok() && std::chrono::system_clock::now() >= deadline) return a;
+      // A refusal (wrong password, unknown user) is the answer; an
+      // unreachable member is tried like any call, the next one after it.
+      last = Authenticate(*connection, deadline);
     }
-    grpc::ClientContext context;
-    Prepare(&context, deadline);
-    last = call(*connection, &context);
+    if (last.ok() || !need_token) {
+      grpc::ClientContext context;
+      Prepare(&context, deadline);
+      last = call(*connection, &context);
+    } else if (!Transient(last)) {
+      return FromGrpc(last, "etcd authentication as " + options_.user);
+    }
     if (last.ok()) return Status::OK();
     if (last.error_code() == grpc::StatusCode::UNAUTHENTICATED && !options_.user.empty() &&
         !authenticated_now) {
@@ -279,7 +284,8 @@ std::unique_ptr<EtcdClient::WatchStream> EtcdClient::Watch(
     need_token = !options_.user.empty() && token_.empty();
   }
   if (need_token) {
-    *status = Authenticate(*connection, std::chrono::system_clock::now() + options_.timeout);
+    *status = FromGrpc(Authenticate(*connection, std::chrono::system_clock::now() + options_.timeout),
+                       "etcd authentication as " + options_.user);
     if (!status->ok()) {
       Reconnect(endpoint, connection);
       current_.store(index + 1);

@@ -108,7 +108,8 @@ class EtcdClient {
   Status WithEndpoints(const char* what, Call call);
   // Sets the deadline and the auth token on `context`.
   void Prepare(grpc::ClientContext* context, std::chrono::system_clock::time_point deadline);
-  Status Authenticate(Connection& connection, std::chrono::system_clock::time_point deadline);
+  // Gets a token for options_.user into token_.
+  grpc::Status Authenticate(Connection& connection, std::chrono::system_clock::time_point deadline);
 
   const EtcdOptions options_;
   grpc::SslCredentialsOptions ssl_;

@@ -394,6 +394,13 @@ TEST_F(FleetTest, MountsWithAnEtcdUserShareTheTree) {
            {"auth", "enable"}}) {
     ASSERT_EQ(etcd_->Etcdctl(step, &out), 0) << out;
   }
+  // A wrong password fails the mount, which says why.
+  MountedStore wrong(std::vector<std::string>{
+      "-o", "etcd=" + etcd_->MountUrls() + ",etcd_prefix=/fleet/test/,etcd_user=conf,etcd_password=nope"});
+  EXPECT_FALSE(wrong.Mount());
+  EXPECT_NE(wrong.last_output().find("authentication as conf"), std::string::npos) << wrong.last_output();
+  EXPECT_NE(wrong.last_output().find("invalid user ID or password"), std::string::npos)
+      << wrong.last_output();
   MountedStore* a = AddMount("etcd_user=conf,etcd_password=confpw");
   MountedStore* b = AddMount("etcd_user=conf,etcd_password=confpw");
   ASSERT_EQ(WriteSynced(a->Path("config"), "with auth"), 0);
