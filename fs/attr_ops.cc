@@ -61,7 +61,7 @@ void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 }
 
 Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& change,
-                              Attr* attr, uint64_t* size) {
+                              Attr* attr, uint64_t* size, bool defer_commit) {
   if (inode.is_dir) {
     // A directory's marker is also rewritten by create/unlink in it.
     std::unique_lock<std::shared_mutex> ns(namespace_mutex_);
@@ -88,8 +88,9 @@ Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& 
   if (inode.buffer || object.attr.is_reg()) {
     // A regular file: the change goes through its buffer, committed now
     // unless the file is being written (then with the writes). Being
-    // written: open (commit_on_close mode), or already dirty (no_open: open
-    // counts are unknown; a truncate to 0 of a clean file is committed).
+    // written: open (commit_on_close mode), or already dirty or about to be
+    // (no_open: open counts are unknown; the caller defers a truncate to 0,
+    // which open(O_TRUNC) sends before the writes).
     const bool was_dirty = inode.buffer != nullptr;
     object.pin.Reset();
     Status s = EnsureBuffer(inode, load_inline);
@@ -104,7 +105,7 @@ Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& 
     }
     *attr = inode.buffer->attr();
     *size = inode.buffer->size();
-    const bool being_written = no_open() ? was_dirty : inodes_.OpenCount(inode) > 0;
+    const bool being_written = no_open() ? was_dirty || defer_commit : inodes_.OpenCount(inode) > 0;
     return being_written ? Status::OK() : CommitLocked(inode, Durability::kBuffered);
   }
   // Symlinks, fifos, sockets, devices: rewrite the small value.
@@ -156,8 +157,13 @@ void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to
   };
   Attr attr;
   uint64_t size = 0;
-  // A truncate to 0 never reads the old bytes.
-  Status s = ChangeAttr(file, /*load_inline=*/!(resize && new_size == 0), change, &attr, &size);
+  // A truncate to 0 never reads the old bytes, and is committed with the
+  // writes that follow it (open(O_TRUNC), write, fsync: the file goes from
+  // its old content to its new one in one commit, never empty in between;
+  // one etcd transaction in fleet mode, not two).
+  const bool truncate_to_zero = resize && new_size == 0;
+  Status s = ChangeAttr(file, /*load_inline=*/!truncate_to_zero, change, &attr, &size,
+                        /*defer_commit=*/truncate_to_zero);
   if (!s.ok()) {
     ReplyError(req, ErrnoOf(s));
     return;

@@ -258,11 +258,12 @@ class Filesystem final : public RemoteChangeSink {
   // does: a directory's marker is rewritten under namespace_mutex_ held
   // exclusively (create and unlink in it rewrite it too); a regular file
   // changes through its buffer (inline bytes loaded unless `load_inline` is
-  // false), committed at once unless it is being written; other objects
-  // rewrite their small value. Sets *attr and *size to the result. Takes the
-  // locks it needs.
+  // false), committed at once unless it is being written or `defer_commit`
+  // (with no_open: then it is committed with the file's next commit, or by
+  // the committer within the interval); other objects rewrite their small
+  // value. Sets *attr and *size to the result. Takes the locks it needs.
   Status ChangeAttr(Inode& inode, bool load_inline, const AttrChange& change, Attr* attr,
-                    uint64_t* size);
+                    uint64_t* size, bool defer_commit = false);
 
   // ---- Blocks (filesystem.cc) ----
   // A new, never used file id. The ids are reserved in the store in ranges

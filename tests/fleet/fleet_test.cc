@@ -334,6 +334,30 @@ TEST_F(FleetTest, AChangeOverOneTransactionFailsWithEfbigNeverSplit) {
   EXPECT_EQ(::unlink(a->Path("huge").c_str()), 0);  // drops the buffer that cannot commit
 }
 
+// The rewrite idiom (open with O_TRUNC, write, fsync) is one change: one
+// etcd transaction per update, and B never sees the file empty.
+TEST_F(FleetTest, AnOTruncRewriteIsOneTransaction) {
+  MountedStore* a = AddMount("commit_interval_ms=600000");
+  MountedStore* b = AddMount();
+  ASSERT_EQ(WriteSynced(a->Path("cfg"), "first"), 0);
+  auto txns = [&] {
+    std::string out;
+    RunCommand({AlexfsBinary(), "stats", a->mountpoint()}, &out);
+    const std::string name = "\nalexfs_fleet_txns_total ";
+    const size_t at = out.find(name);
+    return at == std::string::npos ? -1 : std::stoll(out.substr(at + name.size()));
+  };
+  const long long before = txns();
+  ASSERT_GE(before, 1);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(WriteSynced(a->Path("cfg"), "version " + std::to_string(i)), 0);
+    const std::string seen = Cat(b->Path("cfg"));
+    EXPECT_FALSE(seen.empty()) << "B saw the file empty after update " << i;
+  }
+  EXPECT_EQ(txns() - before, 10);
+  EXPECT_TRUE(Eventually([&] { return Cat(b->Path("cfg")) == "version 9"; })) << Cat(b->Path("cfg"));
+}
+
 class FleetClusterTest : public FleetTest {
  protected:
   int members() const override { return 3; }
