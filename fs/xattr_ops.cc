@@ -16,6 +16,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "fs/filesystem.h"
@@ -53,6 +55,23 @@ int CheckObject(XattrNamespace ns, uint32_t mode) {
   }
 }
 
+// The change of an object's extended attributes through ChangeAttr: decode
+// them, let `edit` change them (and the attributes), encode them, new ctime.
+std::function<Status(Attr*, FileBuffer*)> XattrEdit(
+    int64_t now, std::function<Status(Attr* attr, XattrMap* xattrs)> edit) {
+  return [now, edit = std::move(edit)](Attr* attr, FileBuffer*) -> Status {
+    XattrMap xattrs;
+    if (!DecodeXattrs(attr->xattrs, &xattrs)) {
+      return Status::Corruption("malformed extended attributes");
+    }
+    Status s = edit(attr, &xattrs);
+    if (!s.ok()) return s;
+    attr->xattrs = EncodeXattrs(xattrs);
+    attr->ctime_ns = now;
+    return Status::OK();
+  };
+}
+
 }  // namespace
 
 void Filesystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, const char* value_c,
@@ -74,16 +93,11 @@ void Filesystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, co
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
-  const int64_t now = NowNs();
-  auto change = [&](Attr* attr, FileBuffer*) -> Status {
+  auto change = XattrEdit(NowNs(), [&](Attr* attr, XattrMap* xattrs) -> Status {
     if (int e = CheckObject(ns, attr->mode)) return Fail(e, "attribute not allowed on this object");
-    XattrMap xattrs;
-    if (!DecodeXattrs(attr->xattrs, &xattrs)) {
-      return Status::Corruption("malformed extended attributes");
-    }
-    auto it = xattrs.find(name);
-    if ((flags & XATTR_CREATE) && it != xattrs.end()) return Fail(EEXIST, "attribute exists");
-    if ((flags & XATTR_REPLACE) && it == xattrs.end()) return Fail(ENODATA, "no such attribute");
+    auto it = xattrs->find(name);
+    if ((flags & XATTR_CREATE) && it != xattrs->end()) return Fail(EEXIST, "attribute exists");
+    if ((flags & XATTR_REPLACE) && it == xattrs->end()) return Fail(ENODATA, "no such attribute");
     bool keep = true;
     if (ns == XattrNamespace::kAclAccess) {
       // The mode follows the ACL; an ACL the mode says entirely is not kept.
@@ -92,17 +106,15 @@ void Filesystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, co
       attr->mode = (attr->mode & ~0777u) | bits;
     }
     if (keep) {
-      xattrs[std::string(name)] = std::string(value);
-    } else if (it != xattrs.end()) {
-      xattrs.erase(it);
+      (*xattrs)[std::string(name)] = std::string(value);
+    } else if (it != xattrs->end()) {
+      xattrs->erase(it);
     }
-    if (XattrPayloadBytes(xattrs) > kMaxXattrBytes) {
+    if (XattrPayloadBytes(*xattrs) > kMaxXattrBytes) {
       return Fail(ENOSPC, "extended attributes of one object are limited to 64 KiB");
     }
-    attr->xattrs = EncodeXattrs(xattrs);
-    attr->ctime_ns = now;
     return Status::OK();
-  };
+  });
   Attr attr;
   uint64_t file_size = 0;
   Status s = ChangeAttr(*inode, /*load_inline=*/true, change, &attr, &file_size);
@@ -118,19 +130,12 @@ void Filesystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c)
   }
   std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
-  const int64_t now = NowNs();
-  auto change = [&](Attr* attr, FileBuffer*) -> Status {
-    XattrMap xattrs;
-    if (!DecodeXattrs(attr->xattrs, &xattrs)) {
-      return Status::Corruption("malformed extended attributes");
-    }
-    auto it = xattrs.find(name);
-    if (it == xattrs.end()) return Fail(ENODATA, "no such attribute");
-    xattrs.erase(it);
-    attr->xattrs = EncodeXattrs(xattrs);
-    attr->ctime_ns = now;
+  auto change = XattrEdit(NowNs(), [&](Attr*, XattrMap* xattrs) -> Status {
+    auto it = xattrs->find(name);
+    if (it == xattrs->end()) return Fail(ENODATA, "no such attribute");
+    xattrs->erase(it);
     return Status::OK();
-  };
+  });
   Attr attr;
   uint64_t file_size = 0;
   Status s = ChangeAttr(*inode, /*load_inline=*/true, change, &attr, &file_size);

@@ -30,17 +30,6 @@ namespace {
 constexpr size_t kBlock = 64 << 10;  // fs/value_format.h kBlockBytes
 constexpr size_t kInline = 64 << 10;  // kInlineMaxBytes
 
-// The file's bytes, read after dropping its cached pages, so the daemon
-// serves them.
-std::string ReadUncached(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
-  return GetFile(path);
-}
-
 // One random operation applied to the mount and to tmpfs alike.
 class Differential {
  public:

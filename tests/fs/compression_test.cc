@@ -35,15 +35,6 @@ std::string Random(size_t n, uint32_t seed) {
   return s;
 }
 
-std::string ReadUncached(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-    ::close(fd);
-  }
-  return GetFile(path);
-}
-
 // alexfs_<name> from `alexfs stats` of the (unmounted) data directory.
 double StatOf(const std::string& data_dir, const std::string& name) {
   std::string out;

@@ -3,10 +3,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,6 +52,46 @@ inline std::string GetFile(const std::string& path) {
     out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
+  return out;
+}
+
+// The file's bytes, read after dropping its cached pages, so the daemon
+// serves them.
+inline std::string ReadUncached(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+  return GetFile(path);
+}
+
+// Runs `body` as uid:gid (no supplementary groups) in a forked child; returns
+// what it returned, or "cannot switch user".
+inline std::string RunAs(uid_t uid, gid_t gid, const std::function<std::string()>& body) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return "cannot make a pipe";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string result;
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(gid, gid, gid) != 0 ||
+        ::setresuid(uid, uid, uid) != 0) {
+      result = "cannot switch user";
+    } else {
+      result = body();
+    }
+    (void)!::write(pipefd[1], result.data(), result.size());
+    _exit(0);
+  }
+  ::close(pipefd[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status;
+  ::waitpid(pid, &status, 0);
   return out;
 }
 

@@ -32,33 +32,8 @@ class PermissionsTest : public ::testing::TestWithParam<std::string> {
   }
   std::string Path(const std::string& rel) const { return store_->Path(rel); }
 
-  // Runs `body` as kUser:kGroup in a child; returns what it wrote to `out`.
-  std::string AsUser(const std::function<std::string()>& body) {
-    int pipefd[2];
-    EXPECT_EQ(::pipe(pipefd), 0);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::close(pipefd[0]);
-      std::string result;
-      if (::setgroups(0, nullptr) != 0 || ::setresgid(kGroup, kGroup, kGroup) != 0 ||
-          ::setresuid(kUser, kUser, kUser) != 0) {
-        result = "cannot switch user";
-      } else {
-        result = body();
-      }
-      (void)!::write(pipefd[1], result.data(), result.size());
-      _exit(0);
-    }
-    ::close(pipefd[1]);
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    ::close(pipefd[0]);
-    int status;
-    ::waitpid(pid, &status, 0);
-    return out;
-  }
+  // Runs `body` as kUser:kGroup in a child; returns what it returned.
+  std::string AsUser(const std::function<std::string()>& body) { return RunAs(kUser, kGroup, body); }
 
   std::unique_ptr<MountedStore> store_;
 };

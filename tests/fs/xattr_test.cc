@@ -55,33 +55,6 @@ std::string List(const std::string& path) {
   return out;
 }
 
-// Runs `body` as `uid` (gid the same) in a forked child; returns what it returned.
-std::string AsUser(uid_t uid, const std::function<std::string()>& body) {
-  int pipefd[2];
-  EXPECT_EQ(::pipe(pipefd), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(pipefd[0]);
-    std::string result;
-    if (::setgroups(0, nullptr) != 0 || ::setresgid(uid, uid, uid) != 0 ||
-        ::setresuid(uid, uid, uid) != 0) {
-      result = "cannot switch user";
-    } else {
-      result = body();
-    }
-    (void)!::write(pipefd[1], result.data(), result.size());
-    _exit(0);
-  }
-  ::close(pipefd[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(pipefd[0]);
-  int status;
-  ::waitpid(pid, &status, 0);
-  return out;
-}
 
 class XattrTest : public MountTest {};
 
@@ -174,7 +147,7 @@ TEST_F(XattrUsersTest, TrustedIsRootsOnly) {
   ASSERT_EQ(::chmod(Path("f").c_str(), 0666), 0);
   ASSERT_EQ(Set(Path("f"), "trusted.t", "secret"), 0);
   ASSERT_EQ(Set(Path("f"), "user.u", "public"), 0);
-  std::string out = AsUser(kUser, [&] {
+  std::string out = RunAs(kUser, kUser, [&] {
     std::string r = "get=" + Get(Path("f"), "trusted.t");
     r += ";set=" + Errno(Set(Path("f"), "trusted.u", "x"));
     r += ";list=" + List(Path("f"));
@@ -299,7 +272,7 @@ TEST_F(AclTest, AclGrantingASecondUserReadIsEnforced) {
   ASSERT_TRUE(PutFile(Path("secret"), "for 12345"));
   ASSERT_EQ(::chmod(Path("secret").c_str(), 0600), 0);
   auto read_as = [&](uid_t uid) {
-    return AsUser(uid, [&] { return GetFile(Path("secret")); });
+    return RunAs(uid, uid, [&] { return GetFile(Path("secret")); });
   };
   EXPECT_EQ(read_as(kUser), "<error 13>");  // EACCES before the ACL
   std::string out;
@@ -339,7 +312,7 @@ TEST_F(AclTest, DefaultAclIsInheritedByNewObjects) {
   ::umask(old_umask);
   // The new file's ACL lets 12345 write it (the umask did not apply); the
   // same file in a directory without a default ACL stays read-only to it.
-  std::string as_user = AsUser(kUser, [&] {
+  std::string as_user = RunAs(kUser, kUser, [&] {
     return "shared=" + Errno(::open(Path("shared/file").c_str(), O_WRONLY)) +
            ";plain=" + Errno(::open(Path("plain/file").c_str(), O_WRONLY)) +
            ";create=" + std::string(PutFile(Path("shared/sub/mine"), "x") ? "ok" : "failed");
