@@ -570,36 +570,34 @@ void Filesystem::KeysChanged(const std::vector<std::string>& keys) {
 }
 
 Status Filesystem::AdmitBytes(uint64_t bytes) {
-  // A statvfs at most every 50 ms while the disk has room and nothing was
-  // committed since the last one; on every call once the dirty data nears the
-  // writable space. (A free-space figure from before a commit, weighed
-  // against the dirty bytes after it, would count the committed bytes as free
-  // twice.)
+  // A statvfs at most every 50 ms while the budget lasts, and before any
+  // refusal.
   constexpr int64_t kStaleNs = 50'000'000;
+  const int64_t want = static_cast<int64_t>(std::min<uint64_t>(bytes, INT64_MAX / 4));
   for (int attempt = 0;; ++attempt) {
     const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                             std::chrono::steady_clock::now().time_since_epoch())
                             .count();
-    // In this order: a commit between the loads leaves the dirty bytes too
-    // high or the free space too low, never the reverse.
     const uint64_t batches = applied_batches_.load(std::memory_order_acquire);
-    const uint64_t dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
-    auto fits = [&](uint64_t writable, uint64_t margin) {
-      return writable == UINT64_MAX || (dirty + bytes) * margin <= writable;
-    };
-    uint64_t writable = 0;
+    uint64_t writable = 0, dirty = 0;
     {
-      std::lock_guard<std::mutex> lock(writable_mutex_);
-      WritableCache& cache = writable_cache_;
-      if (attempt > 0 || cache.batches != batches || now - cache.at_ns > kStaleNs ||
-          !fits(cache.writable, 2)) {
-        cache.writable = store_->WritableBytes();
-        cache.at_ns = now;
-        cache.batches = batches;
+      std::lock_guard<std::mutex> lock(budget_mutex_);
+      if (attempt > 0 || now - budget_.at_ns > kStaleNs || budget_.left < want) {
+        // In this order: a commit between the loads leaves the dirty bytes
+        // too high or the free space too low, never the reverse.
+        dirty = static_cast<uint64_t>(std::max<int64_t>(0, total_dirty_.load()));
+        writable = store_->WritableBytes();
+        budget_.at_ns = now;
+        budget_.left = writable == UINT64_MAX ? INT64_MAX / 2
+                       : writable > dirty
+                           ? static_cast<int64_t>(std::min<uint64_t>(writable - dirty, INT64_MAX / 2))
+                           : 0;
       }
-      writable = cache.writable;
+      if (budget_.left >= want) {
+        budget_.left -= want;
+        return Status::OK();
+      }
     }
-    if (fits(writable, 1)) return Status::OK();
     // Before refusing: a commit in flight has written its bytes but not yet
     // dropped them from the dirty count, which then counts them twice. Wait
     // for it (briefly) and measure again.

@@ -419,21 +419,21 @@ class Filesystem final : public RemoteChangeSink {
 
   // Dirty bytes of all file buffers (see FilesystemOptions::max_dirty_bytes).
   std::atomic<int64_t> total_dirty_{0};
-  // Batches Apply has handed to the target: a commit turns dirty bytes into
-  // used ones, so a free-space figure from before it is stale.
+  // Batches Apply has handed to the target, and file commits between their
+  // Apply and the end of their buffer: a measurement that overlapped either
+  // may count the committed bytes as dirty and as used (see AdmitBytes).
   std::atomic<uint64_t> applied_batches_{0};
-  // File commits between their Apply and the end of their buffer.
   std::atomic<int> commits_in_flight_{0};
-  // Store::WritableBytes() as last asked (a statvfs), when (steady ns), and
-  // applied_batches_ just before: AdmitBytes asks again when a batch was
-  // applied since, when it is old, or when the disk is nearly full.
-  struct WritableCache {
-    uint64_t writable = 0;
+  // What writes may still add: Store::WritableBytes() (a statvfs) minus the
+  // dirty bytes, when measured (steady ns), less what was admitted since. A
+  // commit turns dirty bytes into used ones one for one, so it leaves the
+  // budget as it is; AdmitBytes measures again when it is old or short.
+  struct AdmitBudget {
+    int64_t left = 0;
     int64_t at_ns = 0;
-    uint64_t batches = UINT64_MAX;
   };
-  std::mutex writable_mutex_;
-  WritableCache writable_cache_;  // GUARDED_BY(writable_mutex_)
+  std::mutex budget_mutex_;
+  AdmitBudget budget_;  // GUARDED_BY(budget_mutex_)
 
   // Decided in Init (before any other request): the kernel is told ENOSYS for
   // open and flush of files, and stops sending open, flush and release.
