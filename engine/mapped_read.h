@@ -12,10 +12,12 @@
 // The handler is installed on first use (sigaction; a handler installed
 // before is called for SIGBUS outside guarded regions).
 //
-// REQUIRES of fn: a SIGBUS may abandon it anywhere, so it must only read:
-// take no lock, allocate nothing, and own nothing whose destructor must run
-// (open epoch guards, pins and locks belong outside, around the call).
-// Guarded regions nest.
+// REQUIRES of fn: a SIGBUS abandons it at a read of mapped bytes, so at every
+// such read no lock may be held or being taken and no allocation in progress
+// (allocating between reads is fine: an iterator's refill grows its vectors
+// under the guard), and fn's own frames must own nothing whose destructor
+// must run (open epoch guards, pins, containers and locks belong outside,
+// around the call). Guarded regions nest.
 //
 // Thread-safety: thread-safe (the recovery point is per thread).
 #pragma once

@@ -154,7 +154,9 @@ class Iterator {
   virtual std::string_view key() const = 0;
   /// The current key's value. REQUIRES: Valid().
   virtual std::string_view value() const = 0;
-  /// OK, or the error that ended the scan.
+  /// OK, or the error that ended the scan: e.g. EIO when a page of the log
+  /// it reached is unreadable (a segment truncated under the store, a disk
+  /// error); the scan then ends before that entry, and the process lives on.
   virtual Status status() const = 0;
 };
 

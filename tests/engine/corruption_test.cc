@@ -244,6 +244,55 @@ TEST(CorruptionTest, ASegmentTruncatedUnderALiveStoreFailsReadsWithEIO) {
   EXPECT_GT(s->GetStats().gets, 0u);
 }
 
+// The same for scans: an iterator whose batch reaches a truncated segment
+// (the index's key compares, the key copies) ends with an EIO status() and the
+// process lives on; keys before the damage are served.
+TEST(CorruptionTest, AScanIntoATruncatedSegmentEndsWithEIO) {
+  ScratchDir dir;
+  auto s = testing::OpenOrDie(dir.path(), Opts());
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(1000 + i), Value(i)).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir.path());
+  ASSERT_GE(segs.size(), 3u);
+  fs::resize_file(segs[1], 0);  // a middle segment: keys before it read fine
+  for (int round = 0; round < 3; ++round) {
+    std::unique_ptr<Iterator> it = s->NewIterator();
+    size_t seen = 0;
+    for (it->Seek(""); it->Valid(); it->Next()) {
+      ASSERT_EQ(it->key(), "key" + std::to_string(1000 + seen));
+      ASSERT_EQ(it->value(), Value(static_cast<int>(seen)));
+      ++seen;
+    }
+    EXPECT_LT(seen, 600u);
+    ASSERT_FALSE(it->status().ok());
+    EXPECT_EQ(it->status().errno_value(), EIO) << it->status().ToString();
+    EXPECT_NE(it->status().message().find("SIGBUS"), std::string::npos) << it->status().ToString();
+  }
+}
+
+// A value whose tail is gone (its key on a readable page, its last pages
+// truncated away): the scan ends before that entry, with status() EIO.
+TEST(CorruptionTest, AValueCutByATruncatedSegmentEndsTheScanWithEIO) {
+  ScratchDir dir;
+  StoreOptions o = Opts();
+  o.segment_bytes = 1 << 20;
+  auto s = testing::OpenOrDie(dir.path(), o);
+  ASSERT_TRUE(s->Put("a", "small").ok());
+  ASSERT_TRUE(s->Put("big", std::string(300000, 'b')).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir.path());
+  ASSERT_EQ(segs.size(), 1u);
+  fs::resize_file(segs[0], 64 << 10);
+  std::unique_ptr<Iterator> it = s->NewIterator();
+  it->Seek("");
+  ASSERT_TRUE(it->Valid()) << it->status().ToString();
+  EXPECT_EQ(it->key(), "a");
+  EXPECT_EQ(it->value(), "small");
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_EQ(it->status().errno_value(), EIO) << it->status().ToString();
+}
+
 TEST(CorruptionTest, DamageInSortedSegmentRefusesToOpen) {
   ScratchDir dir;
   {
