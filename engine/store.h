@@ -101,8 +101,10 @@ struct StoreOptions {
   /// it moves with it), given about 100x this many bytes of them. Before the
   /// first compaction, writers train a first dictionary of at most 64 KiB once
   /// about 100x its size was written. Dictionaries are records under keys the
-  /// engine reserves (see Write()). 0: no dictionaries.
-  uint32_t compression_dictionary_bytes = 256 << 10;
+  /// engine reserves (see Write()). 0: no dictionaries. 512 KiB: on
+  /// /usr/include it stores 0.825x of per-file `zstd -3` (256 KiB: 0.851x,
+  /// 1 MiB: 0.816x), for ~51 MB of samples held while a compaction trains.
+  uint32_t compression_dictionary_bytes = 512 << 10;
 };
 
 /// How long Write() waits.

@@ -46,6 +46,7 @@ struct Options {
   uint64_t small_values = 50000;
   uint64_t cold_gets = 3000;
   uint64_t random_values = 2000;
+  uint32_t dictionary_kib = StoreOptions().compression_dictionary_bytes >> 10;
 };
 
 constexpr uint64_t kBlockBytes = 64 << 10;
@@ -72,10 +73,11 @@ std::string Key(uint64_t i) {
   return b;
 }
 
-StoreOptions StoreOpts(int level) {
+StoreOptions StoreOpts(const Options& opt, int level) {
   StoreOptions o;
   o.compaction_garbage_ratio = 0;
   o.compression_level = level;
+  o.compression_dictionary_bytes = opt.dictionary_kib << 10;
   return o;
 }
 
@@ -130,7 +132,7 @@ void Corpus(const Options& opt, Report* report) {
     for (int level : {0, opt.level}) {
       const std::string dir = FreshDir(opt, level > 0 ? "corpus-zstd" : "corpus-none");
       std::unique_ptr<Store> store;
-      Status s = Store::Open(dir, StoreOpts(level), &store);
+      Status s = Store::Open(dir, StoreOpts(opt, level), &store);
       if (!s.ok()) {
         std::fprintf(stderr, "open %s: %s\n", dir.c_str(), s.ToString().c_str());
         return;
@@ -190,7 +192,7 @@ void Corpus(const Options& opt, Report* report) {
 bool FillSmall(const Options& opt, int level, const std::string& dir, double* ops_per_s,
                double* first_fill, uint64_t* log_bytes) {
   std::unique_ptr<Store> store;
-  Status s = Store::Open(dir, StoreOpts(level), &store);
+  Status s = Store::Open(dir, StoreOpts(opt, level), &store);
   if (!s.ok()) return false;
   std::vector<std::string> values;
   values.reserve(opt.small_values);
@@ -231,7 +233,7 @@ void SmallValues(const Options& opt, Report* report) {
   for (int round = 0; round < kRounds; ++round) {
     for (int k = 0; k < 2; ++k) {
       std::unique_ptr<Store> store;
-      if (!Store::Open(dirs[k], StoreOpts(levels[k]), &store).ok()) return;
+      if (!Store::Open(dirs[k], StoreOpts(opt, levels[k]), &store).ok()) return;
       std::string err;
       if (!EvictFiles(dirs[k], &err)) {
         std::fprintf(stderr, "cold gets need root: %s\n", err.c_str());
@@ -291,7 +293,7 @@ void RandomValues(const Options& opt, Report* report) {
     for (int k = 0; k < 2; ++k) {
       const std::string dir = FreshDir(opt, "random");
       std::unique_ptr<Store> store;
-      if (!Store::Open(dir, StoreOpts(levels[k]), &store).ok()) return;
+      if (!Store::Open(dir, StoreOpts(opt, levels[k]), &store).ok()) return;
       const uint64_t t0 = NowNanos();
       Status s;
       for (uint64_t i = 0; i < values.size() && s.ok(); ++i) s = store->Put(Key(i), values[i]);
@@ -366,6 +368,8 @@ void AddCompressionSuite(CLI::App& app) {
   cmd->add_option("--small-values", opt->small_values, "1 KiB values per store (default 50000)");
   cmd->add_option("--cold-gets", opt->cold_gets, "cold gets per store (default 3000)");
   cmd->add_option("--random-values", opt->random_values, "64 KiB random values per run (default 2000)");
+  cmd->add_option("--dictionary-kib", opt->dictionary_kib,
+                  "dictionary size compaction trains, KiB (default: the engine's, 256)");
   cmd->add_option("--json", opt->json, "write the rows to FILE as JSON");
   cmd->callback([opt] {
     int rc = Run(*opt);
