@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <thread>
@@ -199,11 +200,23 @@ Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
       if (value->pin_->segment != seg) value->pin_->segment = seg;
     }
   }
-  // An encoded value is decoded outside the guard: the pinned segment keeps
-  // its bytes. A value that does not decode is never served.
+  // An encoded value is copied out of the log under a guard of its own (the
+  // buffer sized first: nothing allocates inside a guard), then decoded from
+  // the copy. A value that does not decode is never served.
   if (s.ok() && entry.type == log::RecordType::kPutEncoded) {
-    s = EntryValue(entry, &value->pin_->buffer, &value->value_);
-    if (!s.ok()) value->pin_->segment.reset();
+    thread_local std::string encoded;
+    encoded.resize(entry.value.size());
+    const char* from = entry.value.data();
+    if (GuardMappedRead([&] { std::memcpy(encoded.data(), from, encoded.size()); })) {
+      entry.value = encoded;
+      s = EntryValue(entry, &value->pin_->buffer, &value->value_);
+    } else {
+      s = MappedReadError(key);
+    }
+    if (!s.ok()) {
+      value->value_ = std::string_view();
+      value->pin_->segment.reset();
+    }
   }
   if (sample) counters_->get_latency.Record(NowNanos() - t0);
   return s;

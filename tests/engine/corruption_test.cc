@@ -244,6 +244,33 @@ TEST(CorruptionTest, ASegmentTruncatedUnderALiveStoreFailsReadsWithEIO) {
   EXPECT_GT(s->GetStats().gets, 0u);
 }
 
+// A compressed value whose compressed bytes run past the truncation (its
+// header readable): the Get fails with EIO before anything is decompressed.
+TEST(CorruptionTest, ACompressedValueCutByATruncatedSegmentFailsTheGetWithEIO) {
+  ScratchDir dir;
+  StoreOptions o = Opts();
+  o.segment_bytes = 1 << 20;
+  o.compression_level = 3;
+  o.compression_dictionary_bytes = 0;
+  auto s = testing::OpenOrDie(dir.path(), o);
+  std::mt19937 rng(7);
+  std::string big;
+  while (big.size() < 400000) big += "word" + std::to_string(rng() % 100000) + (rng() % 7 ? " " : "\n");
+  ASSERT_TRUE(s->Put("a", "small").ok());
+  ASSERT_TRUE(s->Put("big", big).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  EXPECT_LT(s->GetStats().log_bytes, big.size() / 2) << "the value was not stored compressed";
+  auto segs = Segments(dir.path());
+  ASSERT_EQ(segs.size(), 1u);
+  fs::resize_file(segs[0], 16 << 10);
+  PinnedValue v;
+  Status st = s->Get("big", &v);
+  EXPECT_EQ(st.errno_value(), EIO) << st.ToString();
+  EXPECT_TRUE(v.value().empty());
+  ASSERT_TRUE(s->Get("a", &v).ok());
+  EXPECT_EQ(v.value(), "small");
+}
+
 // The same for scans: an iterator whose batch reaches a truncated segment
 // (the index's key compares, the key copies) ends with an EIO status() and the
 // process lives on; keys before the damage are served.
