@@ -65,6 +65,7 @@ StoreImpl::~StoreImpl() {
   if (bg_thread_.joinable()) bg_thread_.join();
   epochs_->ReclaimNow();
   index_.reset();
+  delete overlay_.exchange(nullptr);  // left published by a write that failed to index
   delete table_.exchange(nullptr);
   active_.reset();
   epochs_.reset();
@@ -484,22 +485,43 @@ Status StoreImpl::CommitGroup(bool roll) {
   }
   size_t k = 0;
   uint64_t puts = 0, deletes = 0, batches = 0;
-  for (Writer* w : group_) {
-    if (w->batch == nullptr) continue;
-    ++batches;
-    for (const auto& op : w->batch->ops()) {
-      const uint64_t loc = log::PackLocation(seg_id, base + entry_offsets_[k++]);
-      uint64_t old = 0;
-      if (op.type == WriteBatch::OpType::kPut) {
-        ++puts;
-        if (index_->Upsert(op.key, loc, &old)) old = UINT64_MAX;  // the key was new
-        MarkLive(loc);
-        if (old != UINT64_MAX) MarkDead(old);
-      } else {
-        ++deletes;
-        if (index_->Erase(op.key, &old)) MarkDead(old);
+  // The index compares the keys with keys in the log (and reads them all when
+  // a node grows or splits): under a guard, so a page gone under the mapping
+  // fails this write instead of the process (engine/mapped_read.h). The reads
+  // come before each change to the index's nodes, so the index stays whole.
+  const bool indexed = GuardMappedRead([&] {
+    for (Writer* w : group_) {
+      if (w->batch == nullptr) continue;
+      ++batches;
+      for (const auto& op : w->batch->ops()) {
+        const uint64_t loc = log::PackLocation(seg_id, base + entry_offsets_[k++]);
+        uint64_t old = 0;
+        if (op.type == WriteBatch::OpType::kPut) {
+          ++puts;
+          if (index_->Upsert(op.key, loc, &old)) old = UINT64_MAX;  // the key was new
+          MarkLive(loc);
+          if (old != UINT64_MAX) MarkDead(old);
+        } else {
+          ++deletes;
+          if (index_->Erase(op.key, &old)) MarkDead(old);
+        }
       }
     }
+  });
+  if (!indexed) {
+    // Part of the group may be in the index. The overlay (if any) stays
+    // published, so readers keep seeing the group whole; the store refuses
+    // further writes, as after a failed fdatasync: reopening rebuilds the
+    // index from the log (or names the damaged segment).
+    Status f = Status::FromErrno(
+        EIO, "indexing a write in " + dir_ +
+                 ": a mapped page of the log is unreadable (SIGBUS: a segment file truncated or "
+                 "a disk error); the store refuses further writes until it is reopened");
+    spdlog::error("alexfs: {}", f.ToString());
+    counters_->write_errors.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard<std::mutex> l(mu_);
+    if (sync_error_.ok()) sync_error_ = f;
+    return f;
   }
   if (overlay != nullptr) {
     overlay_.store(nullptr, std::memory_order_release);

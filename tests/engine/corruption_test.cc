@@ -271,6 +271,29 @@ TEST(CorruptionTest, ACompressedValueCutByATruncatedSegmentFailsTheGetWithEIO) {
   EXPECT_EQ(v.value(), "small");
 }
 
+// A write whose index insert must compare with keys in a truncated segment:
+// that write fails with EIO, the store refuses later writes (as after a
+// failed fdatasync), reads go on, and the process lives.
+TEST(CorruptionTest, AWriteThatCannotReadTheIndexedKeysFailsWithEIOAndLaterWritesAreRefused) {
+  ScratchDir dir;
+  auto s = testing::OpenOrDie(dir.path(), Opts());
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(1000 + i), Value(i)).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir.path());
+  ASSERT_GE(segs.size(), 3u);
+  for (size_t i = 0; i + 1 < segs.size(); ++i) fs::resize_file(segs[i], 0);  // all but the active one
+  Status st = s->Put("key1000a", "new");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.errno_value(), EIO) << st.ToString();
+  EXPECT_NE(st.message().find("SIGBUS"), std::string::npos) << st.ToString();
+  EXPECT_FALSE(s->Put("zzz", "later").ok());
+  // Reads go on: a key is served, or fails with EIO when its lookup compares
+  // with a key in a truncated segment.
+  PinnedValue v;
+  Status g = s->Get("key1599", &v);
+  EXPECT_TRUE(g.ok() ? v.value() == Value(599) : g.errno_value() == EIO) << g.ToString();
+}
+
 // The same for scans: an iterator whose batch reaches a truncated segment
 // (the index's key compares, the key copies) ends with an EIO status() and the
 // process lives on; keys before the damage are served.
