@@ -43,6 +43,7 @@
 
 #include "engine/crc32c.h"
 #include "engine/log/reader.h"
+#include "engine/mapped_read.h"
 #include "engine/store_impl.h"
 
 namespace alexfs {
@@ -372,9 +373,19 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
       });
     };
     log::ScanResult r;
-    Status s = seg->kind() == log::SegmentKind::kSorted
-                   ? log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r)
-                   : log::ScanLogSegment(seg->name(), seg->base(), 0, size, log::kNoTornTail, on_record, &r);
+    Status s;
+    // Every page of the input is read here first: one that is gone (the file
+    // truncated, a disk error) fails this compaction with EIO, not the
+    // process (engine/mapped_read.h; `tombstones` grows between reads).
+    if (!GuardMappedRead([&] {
+          s = seg->kind() == log::SegmentKind::kSorted
+                  ? log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r)
+                  : log::ScanLogSegment(seg->name(), seg->base(), 0, size, log::kNoTornTail, on_record, &r);
+        })) {
+      s = Status::FromErrno(EIO, "reading " + seg->name() +
+                                     ": a mapped page is unreadable (SIGBUS: the file truncated or a "
+                                     "disk error)");
+    }
     if (!s.ok()) {
       spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());
       return s;

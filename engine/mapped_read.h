@@ -15,9 +15,12 @@
 // REQUIRES of fn: a SIGBUS abandons it at a read of mapped bytes, so at every
 // such read no lock may be held or being taken and no allocation in progress
 // (allocating between reads is fine: an iterator's refill grows its vectors
-// under the guard), and fn's own frames must own nothing whose destructor
-// must run (open epoch guards, pins, containers and locks belong outside,
-// around the call). Guarded regions nest.
+// under the guard), and nothing whose destructor must run may live in fn's
+// frames: open epoch guards, pins, locks and the containers the caller keeps
+// belong outside, around the call. (Deeper frames may own memory -- a scan's
+// callback wrapper, the key list of an index node being split -- which a fault
+// then leaks: the price of a fault instead of a dead process.) Guarded
+// regions nest.
 //
 // Thread-safety: thread-safe (the recovery point is per thread).
 #pragma once

@@ -294,6 +294,22 @@ TEST(CorruptionTest, AWriteThatCannotReadTheIndexedKeysFailsWithEIOAndLaterWrite
   EXPECT_TRUE(g.ok() ? v.value() == Value(599) : g.errno_value() == EIO) << g.ToString();
 }
 
+// Compaction reads every page of its inputs first: a truncated input fails
+// the compaction with EIO, and the process lives.
+TEST(CorruptionTest, ACompactionOfATruncatedSegmentFailsWithEIO) {
+  ScratchDir dir;
+  auto s = testing::OpenOrDie(dir.path(), Opts());
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(1000 + i % 300), Value(i)).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir.path());
+  ASSERT_GE(segs.size(), 3u);
+  fs::resize_file(segs[0], 0);
+  Status st = s->Compact();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.errno_value(), EIO) << st.ToString();
+  EXPECT_NE(st.message().find("SIGBUS"), std::string::npos) << st.ToString();
+}
+
 // The same for scans: an iterator whose batch reaches a truncated segment
 // (the index's key compares, the key copies) ends with an EIO status() and the
 // process lives on; keys before the damage are served.
