@@ -4,6 +4,8 @@
 #include <fuse_lowlevel.h>
 #include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -233,7 +235,40 @@ int RunFusermount(const std::vector<std::string>& args, bool quiet) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+namespace {
+
+// Blocks the stop signals (SIGTERM, SIGINT, SIGHUP, SIGQUIT) in this thread
+// while it lives, so the daemon's own threads -- the store's background
+// thread, the committer, the invalidator, the stats ticker, gRPC's -- inherit
+// a mask without them; Unblock() lets them in again for this thread only.
+// libfuse's handler only flags the session as exited: delivered to one of
+// those threads it woke nothing, and the daemon stayed mounted until the
+// next request. Now they reach the thread waiting in fuse_session_loop_mt,
+// whose wait they interrupt (libfuse's workers block them themselves).
+class StopSignalsBlocked {
+ public:
+  StopSignalsBlocked() {
+    sigset_t stop;
+    sigemptyset(&stop);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&stop, sig);
+    pthread_sigmask(SIG_BLOCK, &stop, &old_);
+  }
+  ~StopSignalsBlocked() { Unblock(); }
+  void Unblock() {
+    if (!blocked_) return;
+    blocked_ = false;
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t old_;
+  bool blocked_ = true;
+};
+
+}  // namespace
+
 Status Serve(const MountConfig& config, const std::function<void(const Status&)>& on_ready) {
+  StopSignalsBlocked stop_signals;  // until the session loop runs (see the class)
   auto fail = [&](Status s) {
     on_ready(s);
     return s;
@@ -383,6 +418,9 @@ Status Serve(const MountConfig& config, const std::function<void(const Status&)>
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_clone_fd(loop, 0);
   fuse_loop_cfg_set_max_threads(loop, 16);
+  // Every thread of ours is running: a stop signal may arrive now (one that
+  // came meanwhile was held, and is delivered here).
+  stop_signals.Unblock();
   int rc = fuse_session_loop_mt(se, loop);
   fuse_loop_cfg_destroy(loop);
   if (config.on_stopping) config.on_stopping();
