@@ -149,6 +149,7 @@ class Filesystem final : public RemoteChangeSink {
   // its request before handling it). Thread-safe.
   void CountRequest(Request kind) { requests_.Add(kind); }
   RequestTotals Requests() const { return requests_.Totals(); }
+  FsTotals Totals() const { return {requests_.Totals(), inodes_.size()}; }
 
   // ---- Operations (called through Operations()) ----
   void Init(fuse_conn_info* conn);
