@@ -87,9 +87,9 @@ class StatsTicker {
       : config_(config), store_(store), filesystem_(filesystem) {
     if (config_.on_stats) thread_ = std::thread([this] { Run(); });
     if (config_.on_stats_probe) {
-      config_.on_stats_probe([this](StoreStats* stats, RequestTotals* requests) {
+      config_.on_stats_probe([this](StoreStats* stats, FsTotals* totals) {
         *stats = store_->GetStats();
-        *requests = filesystem_->Requests();
+        *totals = filesystem_->Totals();
       });
     }
   }
@@ -110,7 +110,7 @@ class StatsTicker {
   }
 
  private:
-  void Report() { config_.on_stats(store_->GetStats(), filesystem_->Requests()); }
+  void Report() { config_.on_stats(store_->GetStats(), filesystem_->Totals()); }
   void Run() {
     Report();  // the figures at mount time
     std::unique_lock<std::mutex> lock(mu_);

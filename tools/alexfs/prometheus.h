@@ -10,10 +10,9 @@
 
 namespace alexfs::tools {
 
-// `requests` (the mounted daemon's FUSE request counts) adds
-// alexfs_fs_requests_total{op="..."}; `alexfs stats` of an unmounted store
-// passes none.
+// `mounted` (the mounted daemon's figures) adds alexfs_fs_requests_total{op="..."}
+// and alexfs_fs_cached_inodes; `alexfs stats` of an unmounted store passes none.
 std::string PrometheusText(const StoreStats& stats, const std::string& data_dir,
-                           const fs::RequestTotals* requests = nullptr);
+                           const fs::FsTotals* mounted = nullptr);
 
 }  // namespace alexfs::tools
