@@ -25,6 +25,8 @@
 // Thread-safety: thread-safe (the recovery point is per thread).
 #pragma once
 
+#include <cstddef>
+#include <string_view>
 #include <type_traits>
 
 namespace alexfs {
@@ -38,6 +40,17 @@ template <typename Fn>
 bool GuardMappedRead(Fn&& fn) {
   return mapped_read_internal::Run(
       [](void* f) { (*static_cast<std::remove_reference_t<Fn>*>(f))(); }, &fn);
+}
+
+// Reads one byte of every page `bytes` spans: inside a guard, a view about to
+// be handed out is then known to have been readable when it was.
+inline void TouchMappedPages(std::string_view bytes) {
+  if (bytes.empty()) return;
+  constexpr size_t kPage = 4096;
+  const volatile char* p = bytes.data();
+  const volatile char* const last = bytes.data() + bytes.size() - 1;
+  for (; p < last; p += kPage) (void)*p;
+  (void)*last;
 }
 
 }  // namespace alexfs

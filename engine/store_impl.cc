@@ -182,11 +182,15 @@ Status StoreImpl::Get(std::string_view key, PinnedValue* value) const {
     EpochManager::Guard guard = epochs_->Enter();
     uint64_t loc = 0;
     bool found = false;
-    // The lookup compares keys in the mapped log and reads the entry header:
-    // a page gone under the mapping fails this one Get (engine/mapped_read.h).
+    // The lookup compares keys in the mapped log and reads the entry header,
+    // then touches every page of the value it hands out: a page gone under
+    // the mapping fails this one Get (engine/mapped_read.h).
     const bool readable = GuardMappedRead([&] {
       found = !key.empty() && key.size() <= kMaxKeyBytes && FindLocation(key, &loc);
-      if (found) entry = log::EntryAtUnchecked(SegmentOf(loc)->base() + log::LocationOffset(loc));
+      if (found) {
+        entry = log::EntryAtUnchecked(SegmentOf(loc)->base() + log::LocationOffset(loc));
+        TouchMappedPages(entry.value);
+      }
     });
     if (!readable || !found) {
       value->value_ = std::string_view();

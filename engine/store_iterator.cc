@@ -80,16 +80,6 @@ class StoreIterator final : public Iterator {
     return pos_ < checked_.size() ? checked_[pos_] : kUnreadable;
   }
 
-  // Reads one byte of every page `bytes` spans.
-  static void TouchPages(std::string_view bytes) {
-    if (bytes.empty()) return;
-    constexpr size_t kPage = 4096;
-    const volatile char* p = bytes.data();
-    const volatile char* const last = bytes.data() + bytes.size() - 1;
-    for (; p < last; p += kPage) (void)*p;
-    (void)*last;
-  }
-
   // Decodes the chunk from pos_ under one guard, touching every page of each
   // entry (header, key and value), so the views handed out were readable when
   // handed out, as a Get's pinned value is. checked_ has room for the whole
@@ -100,8 +90,8 @@ class StoreIterator final : public Iterator {
     const bool readable = GuardMappedRead([&] {
       while (checked_.size() < end) {
         const log::Entry e = log::EntryAtUnchecked(entries_[checked_.size()]);
-        TouchPages(e.key);
-        TouchPages(e.value);
+        TouchMappedPages(e.key);
+        TouchMappedPages(e.value);
         checked_.push_back(e);
       }
     });

@@ -244,6 +244,26 @@ TEST(CorruptionTest, ASegmentTruncatedUnderALiveStoreFailsReadsWithEIO) {
   EXPECT_GT(s->GetStats().gets, 0u);
 }
 
+// A Get touches every page of the value it hands out: a value whose tail
+// pages are gone fails with EIO, never a view that faults where it is read.
+TEST(CorruptionTest, AGetOfAValueCutByATruncatedSegmentFailsWithEIO) {
+  ScratchDir dir;
+  StoreOptions o = Opts();
+  o.segment_bytes = 1 << 20;
+  auto s = testing::OpenOrDie(dir.path(), o);
+  ASSERT_TRUE(s->Put("a", "small").ok());
+  ASSERT_TRUE(s->Put("big", std::string(300000, 'b')).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir.path());
+  ASSERT_EQ(segs.size(), 1u);
+  fs::resize_file(segs[0], 64 << 10);
+  PinnedValue v;
+  Status st = s->Get("big", &v);
+  EXPECT_EQ(st.errno_value(), EIO) << st.ToString();
+  EXPECT_TRUE(v.value().empty());
+  EXPECT_EQ(GetOr(*s, "a"), "small");
+}
+
 // A compressed value whose compressed bytes run past the truncation (its
 // header readable): the Get fails with EIO before anything is decompressed.
 TEST(CorruptionTest, ACompressedValueCutByATruncatedSegmentFailsTheGetWithEIO) {
