@@ -244,19 +244,29 @@ TEST(CorruptionTest, ASegmentTruncatedUnderALiveStoreFailsReadsWithEIO) {
   EXPECT_GT(s->GetStats().gets, 0u);
 }
 
+// One segment holding "a" (small) then "big" (300,000 bytes), cut to its
+// first 64 KiB under the live store: "a" stays readable, most of "big" not.
+StoreOptions BigValueOptions() {
+  StoreOptions o = Opts();
+  o.segment_bytes = 1 << 20;
+  return o;
+}
+
+void PutSmallAndBigThenCutAt64KiB(const std::string& dir, Store* s) {
+  ASSERT_TRUE(s->Put("a", "small").ok());
+  ASSERT_TRUE(s->Put("big", std::string(300000, 'b')).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  auto segs = Segments(dir);
+  ASSERT_EQ(segs.size(), 1u);
+  fs::resize_file(segs[0], 64 << 10);
+}
+
 // A Get touches every page of the value it hands out: a value whose tail
 // pages are gone fails with EIO, never a view that faults where it is read.
 TEST(CorruptionTest, AGetOfAValueCutByATruncatedSegmentFailsWithEIO) {
   ScratchDir dir;
-  StoreOptions o = Opts();
-  o.segment_bytes = 1 << 20;
-  auto s = testing::OpenOrDie(dir.path(), o);
-  ASSERT_TRUE(s->Put("a", "small").ok());
-  ASSERT_TRUE(s->Put("big", std::string(300000, 'b')).ok());
-  ASSERT_TRUE(s->Sync().ok());
-  auto segs = Segments(dir.path());
-  ASSERT_EQ(segs.size(), 1u);
-  fs::resize_file(segs[0], 64 << 10);
+  auto s = testing::OpenOrDie(dir.path(), BigValueOptions());
+  ASSERT_NO_FATAL_FAILURE(PutSmallAndBigThenCutAt64KiB(dir.path(), s.get()));
   PinnedValue v;
   Status st = s->Get("big", &v);
   EXPECT_EQ(st.errno_value(), EIO) << st.ToString();
@@ -360,15 +370,8 @@ TEST(CorruptionTest, AScanIntoATruncatedSegmentEndsWithEIO) {
 // truncated away): the scan ends before that entry, with status() EIO.
 TEST(CorruptionTest, AValueCutByATruncatedSegmentEndsTheScanWithEIO) {
   ScratchDir dir;
-  StoreOptions o = Opts();
-  o.segment_bytes = 1 << 20;
-  auto s = testing::OpenOrDie(dir.path(), o);
-  ASSERT_TRUE(s->Put("a", "small").ok());
-  ASSERT_TRUE(s->Put("big", std::string(300000, 'b')).ok());
-  ASSERT_TRUE(s->Sync().ok());
-  auto segs = Segments(dir.path());
-  ASSERT_EQ(segs.size(), 1u);
-  fs::resize_file(segs[0], 64 << 10);
+  auto s = testing::OpenOrDie(dir.path(), BigValueOptions());
+  ASSERT_NO_FATAL_FAILURE(PutSmallAndBigThenCutAt64KiB(dir.path(), s.get()));
   std::unique_ptr<Iterator> it = s->NewIterator();
   it->Seek("");
   ASSERT_TRUE(it->Valid()) << it->status().ToString();
