@@ -301,16 +301,22 @@ TEST(CorruptionTest, ACompressedValueCutByATruncatedSegmentFailsTheGetWithEIO) {
   EXPECT_EQ(v.value(), "small");
 }
 
+// "key1000".."key1599" (Value(0..599)), synced, over three or more segments.
+void PutKeysOverSegments(const std::string& dir, Store* s, std::vector<std::string>* segs) {
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(1000 + i), Value(i)).ok());
+  ASSERT_TRUE(s->Sync().ok());
+  *segs = Segments(dir);
+  ASSERT_GE(segs->size(), 3u);
+}
+
 // A write whose index insert must compare with keys in a truncated segment:
 // that write fails with EIO, the store refuses later writes (as after a
 // failed fdatasync), reads go on, and the process lives.
 TEST(CorruptionTest, AWriteThatCannotReadTheIndexedKeysFailsWithEIOAndLaterWritesAreRefused) {
   ScratchDir dir;
   auto s = testing::OpenOrDie(dir.path(), Opts());
-  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(1000 + i), Value(i)).ok());
-  ASSERT_TRUE(s->Sync().ok());
-  auto segs = Segments(dir.path());
-  ASSERT_GE(segs.size(), 3u);
+  std::vector<std::string> segs;
+  ASSERT_NO_FATAL_FAILURE(PutKeysOverSegments(dir.path(), s.get(), &segs));
   for (size_t i = 0; i + 1 < segs.size(); ++i) fs::resize_file(segs[i], 0);  // all but the active one
   Status st = s->Put("key1000a", "new");
   ASSERT_FALSE(st.ok());
@@ -341,15 +347,13 @@ TEST(CorruptionTest, ACompactionOfATruncatedSegmentFailsWithEIO) {
 }
 
 // The same for scans: an iterator whose batch reaches a truncated segment
-// (the index's key compares, the key copies) ends with an EIO status() and the
-// process lives on; keys before the damage are served.
+// (the index's key compares, the pages of each entry it hands out) ends with
+// an EIO status() and the process lives on; keys before the damage are served.
 TEST(CorruptionTest, AScanIntoATruncatedSegmentEndsWithEIO) {
   ScratchDir dir;
   auto s = testing::OpenOrDie(dir.path(), Opts());
-  for (int i = 0; i < 600; ++i) ASSERT_TRUE(s->Put("key" + std::to_string(1000 + i), Value(i)).ok());
-  ASSERT_TRUE(s->Sync().ok());
-  auto segs = Segments(dir.path());
-  ASSERT_GE(segs.size(), 3u);
+  std::vector<std::string> segs;
+  ASSERT_NO_FATAL_FAILURE(PutKeysOverSegments(dir.path(), s.get(), &segs));
   fs::resize_file(segs[1], 0);  // a middle segment: keys before it read fine
   for (int round = 0; round < 3; ++round) {
     std::unique_ptr<Iterator> it = s->NewIterator();
