@@ -376,11 +376,14 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
     Status s;
     // Every page of the input is read here first: one that is gone (the file
     // truncated, a disk error) fails this compaction with EIO, not the
-    // process (engine/mapped_read.h; `tombstones` grows between reads).
+    // process (engine/mapped_read.h). The callback object is made out here,
+    // so nothing the guarded call owns is abandoned (`tombstones` grows
+    // between reads).
+    const log::RecordCallback callback = on_record;
     if (!GuardMappedRead([&] {
           s = seg->kind() == log::SegmentKind::kSorted
-                  ? log::ScanSortedSegment(seg->name(), seg->base(), size, on_record, &r)
-                  : log::ScanLogSegment(seg->name(), seg->base(), 0, size, log::kNoTornTail, on_record, &r);
+                  ? log::ScanSortedSegment(seg->name(), seg->base(), size, callback, &r)
+                  : log::ScanLogSegment(seg->name(), seg->base(), 0, size, log::kNoTornTail, callback, &r);
         })) {
       s = Status::FromErrno(EIO, "reading " + seg->name() +
                                      ": a mapped page is unreadable (SIGBUS: the file truncated or a "
