@@ -44,10 +44,10 @@ void ApplySetAttr(const struct stat& in, int to_set, int64_t now, Attr* a) {
 }  // namespace
 
 void Filesystem::GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::shared_lock<InodeMutex> lock(inode->mutex);
+  std::shared_lock<std::shared_mutex> lock(inode->mutex);
   Attr attr;
   uint64_t size = 0;
   Status s = StatInode(*inode, &attr, &size);
@@ -78,7 +78,7 @@ Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& 
     return Apply(batch, Durability::kBuffered);
   }
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::unique_lock<InodeMutex> lock(inode.mutex);
+  std::unique_lock<std::shared_mutex> lock(inode.mutex);
   Object object;
   if (!inode.buffer) {
     // An unlinked file still open (an orphan) reads its pinned old record.
@@ -122,7 +122,7 @@ Status Filesystem::ChangeAttr(Inode& inode, bool load_inline, const AttrChange& 
 
 void Filesystem::SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* in, int to_set,
                          fuse_file_info*) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   const int64_t now = NowNs();
   const bool resize = to_set & FUSE_SET_ATTR_SIZE;

@@ -45,7 +45,7 @@ void Filesystem::Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offse
     ReplyError(req, EFBIG);
     return;
   }
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (keep_size && !punch) {
     ReplyError(req, inode->is_dir ? EISDIR : 0);  // nothing to reserve

@@ -39,7 +39,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     ReplyError(req, ENOSYS);
     return;
   }
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (inode->is_dir) {
     ReplyError(req, EISDIR);
@@ -47,7 +47,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-    std::unique_lock<InodeMutex> lock(inode->mutex);
+    std::unique_lock<std::shared_mutex> lock(inode->mutex);
     if (!inode->buffer && inodes_.KeyOf(*inode).empty() && inode->OrphanValue().empty()) {
       ReplyError(req, ErrnoOf(Removed()));  // the VFS retries with a fresh lookup
       return;
@@ -81,7 +81,7 @@ void Filesystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void Filesystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                         fuse_file_info* fi) {
   fuse_entry_param e;
-  InodeRef inode =
+  std::shared_ptr<Inode> inode =
       CreateObject(req, parent, name, S_IFREG | (mode & 07777), &e);
   if (!inode) return;
   // With no_open the kernel sends no release (once it has seen one ENOSYS
@@ -160,14 +160,14 @@ void Filesystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
 
 void Filesystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
                        fuse_file_info* fi) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (off < 0 || static_cast<uint64_t>(off) + size > kMaxFileBytes) {
     ReplyError(req, EFBIG);
     return;
   }
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::unique_lock<InodeMutex> lock(inode->mutex);
+  std::unique_lock<std::shared_mutex> lock(inode->mutex);
   Status s = EnsureBuffer(*inode);
   if (!s.ok()) {
     ReplyError(req, ErrnoOf(s));
@@ -213,7 +213,7 @@ void Filesystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     return;
   }
   // close(2): commit, buffered. A daemon crash after close loses nothing.
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   ReplyError(req, ErrnoOf(Commit(*inode, Durability::kBuffered)));
 }
@@ -225,7 +225,7 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     ReplyError(req, 0);
     return;
   }
-  InodeRef inode = inodes_.Get(ino);
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) {
     ReplyError(req, 0);
     return;
@@ -236,7 +236,7 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   Status s = Commit(*inode, Durability::kBuffered);
   if (!s.ok()) spdlog::warn("commit at release of inode {}: {}", ino, s.ToString());
   if (inodes_.Released(*inode) == 0) {
-    std::unique_lock<InodeMutex> lock(inode->mutex);
+    std::unique_lock<std::shared_mutex> lock(inode->mutex);
     // An orphan's bytes die with its last handle.
     if (inode->buffer && inodes_.KeyOf(*inode).empty()) inode->buffer.reset();
   }
@@ -246,7 +246,7 @@ void Filesystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 void Filesystem::Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
   // fsync and fdatasync alike: data and record are committed in one batch.
   // Never ENOSYS: the kernel would then report success for every later fsync.
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   // The buffer goes to the log (buffered) under the locks; the fdatasync runs
   // after they are released, so renames and creates (namespace_mutex_

@@ -151,8 +151,8 @@ Status Filesystem::ResolveName(const std::string& dir_path, std::string_view nam
   return ReadObject(out->stored_key, &out->object);
 }
 
-InodeRef Filesystem::InodeOrReply(fuse_req_t req, fuse_ino_t ino) const {
-  InodeRef inode = inodes_.Get(ino);
+std::shared_ptr<Inode> Filesystem::InodeOrReply(fuse_req_t req, fuse_ino_t ino) const {
+  std::shared_ptr<Inode> inode = inodes_.Get(ino);
   if (!inode) fuse_reply_err(req, ENOENT);
   return inode;
 }
@@ -162,7 +162,7 @@ int Filesystem::DirPathOf(fuse_ino_t dir, std::string* path) const {
     path->clear();
     return 0;
   }
-  InodeRef inode = inodes_.Get(dir);
+  std::shared_ptr<Inode> inode = inodes_.Get(dir);
   if (!inode) return ENOENT;
   if (!inode->is_dir) return ENOTDIR;
   std::string key = inodes_.KeyOf(*inode);
@@ -236,7 +236,7 @@ std::string Filesystem::EncodeRecord(const Object& object, const Attr& attr) {
   return EncodeObject(attr, object.bytes);
 }
 
-InodeRef Filesystem::CreateObject(fuse_req_t req, fuse_ino_t parent,
+std::shared_ptr<Inode> Filesystem::CreateObject(fuse_req_t req, fuse_ino_t parent,
                                                 const char* name, mode_t mode,
                                                 fuse_entry_param* e, dev_t rdev,
                                                 std::string_view bytes) {
@@ -340,7 +340,7 @@ bool Filesystem::ReadableFileOrReply(fuse_req_t req, fuse_ino_t ino, ReadableFil
   file->inode = InodeOrReply(req, ino);
   if (!file->inode) return false;
   file->ns = std::shared_lock<std::shared_mutex>(namespace_mutex_);
-  file->lock = std::shared_lock<InodeMutex>(file->inode->mutex);
+  file->lock = std::shared_lock<std::shared_mutex>(file->inode->mutex);
   Status s = ViewFile(*file->inode, &file->view);
   if (!s.ok()) {
     fuse_reply_err(req, ErrnoOf(s));
@@ -452,7 +452,7 @@ Status Filesystem::TouchDir(const std::string& dir_path, int nlink_delta, int64_
   batch->Put(key, EncodeObject(dir.attr, {}));
   // Every change to a directory's names passes here; the kernel's cached
   // listing of it is dropped from the invalidator's thread.
-  if (InodeRef inode = inodes_.Find(key)) invalidator_.DirectoryChanged(inode->ino);
+  if (std::shared_ptr<Inode> inode = inodes_.Find(key)) invalidator_.DirectoryChanged(inode->ino);
   return Status::OK();
 }
 
@@ -551,16 +551,16 @@ void Filesystem::KeysChanged(const std::vector<std::string>& keys) {
       continue;
     }
     if (key[0] == '\0') {  // a link body is an inode; blocks come with their record
-      if (InodeRef inode = inodes_.Find(key)) invalidator_.InodeChanged(inode->ino);
+      if (std::shared_ptr<Inode> inode = inodes_.Find(key)) invalidator_.InodeChanged(inode->ino);
       continue;
     }
-    if (InodeRef inode = inodes_.Find(key)) invalidator_.InodeChanged(inode->ino);
+    if (std::shared_ptr<Inode> inode = inodes_.Find(key)) invalidator_.InodeChanged(inode->ino);
     std::string path = key.back() == '/' ? key.substr(0, key.size() - 1) : key;
     size_t slash = path.rfind('/');
     std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
     fuse_ino_t parent = FUSE_ROOT_ID;
     if (slash != std::string::npos) {
-      InodeRef dir = inodes_.Find(DirKey(path.substr(0, slash)));
+      std::shared_ptr<Inode> dir = inodes_.Find(DirKey(path.substr(0, slash)));
       if (!dir) continue;  // the kernel knows nothing below an unknown directory
       parent = dir->ino;
     }
@@ -648,7 +648,7 @@ Status Filesystem::CommitLocked(Inode& inode, Durability durability) {
 
 Status Filesystem::Commit(Inode& inode, Durability durability) {
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-  std::unique_lock<InodeMutex> lock(inode.mutex);
+  std::unique_lock<std::shared_mutex> lock(inode.mutex);
   return CommitLocked(inode, durability);
 }
 
@@ -657,9 +657,9 @@ Status Filesystem::CommitAll(Durability durability) {
   // since the last one (a file being streamed costs its new blocks, never a
   // rewrite of what is already stored).
   Status first_error;
-  for (const InodeRef& inode : inodes_.Dirty()) {
+  for (const std::shared_ptr<Inode>& inode : inodes_.Dirty()) {
     std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
-    std::unique_lock<InodeMutex> lock(inode->mutex);
+    std::unique_lock<std::shared_mutex> lock(inode->mutex);
     Status s = CommitLocked(*inode, Durability::kBuffered);
     if (!s.ok() && first_error.ok()) first_error = s;
   }
@@ -686,8 +686,8 @@ void Filesystem::FillEntryAttrs(Inode& inode, const Attr& attr, uint64_t size,
 }
 
 void Filesystem::MakeEntry(const Object& object, fuse_entry_param* e) {
-  InodeRef inode = inodes_.LookupOrInsert(object.key, object.attr.is_dir());
-  std::shared_lock<InodeMutex> lock(inode->mutex);
+  std::shared_ptr<Inode> inode = inodes_.LookupOrInsert(object.key, object.attr.is_dir());
+  std::shared_lock<std::shared_mutex> lock(inode->mutex);
   if (inode->buffer) {
     FillEntryAttrs(*inode, inode->buffer->attr(), inode->buffer->size(), e);
   } else {
@@ -695,9 +695,9 @@ void Filesystem::MakeEntry(const Object& object, fuse_entry_param* e) {
   }
 }
 
-InodeRef Filesystem::NewEntry(const std::string& key, const Attr& attr,
+std::shared_ptr<Inode> Filesystem::NewEntry(const std::string& key, const Attr& attr,
                                             uint64_t size, fuse_entry_param* e) {
-  InodeRef inode = inodes_.LookupOrInsert(key, attr.is_dir());
+  std::shared_ptr<Inode> inode = inodes_.LookupOrInsert(key, attr.is_dir());
   FillEntryAttrs(*inode, attr, size, e);
   return inode;
 }

@@ -50,7 +50,7 @@
 //     everything that reads or writes an existing object by key (lookup,
 //     getattr, read, write, commits, readdir). So an object's key cannot change
 //     under an operation using it.
-//   Inode::mutex (InodeMutex, 4 bytes; reader-preferring): the inode's file buffer.
+//   Inode::mutex: the inode's file buffer.
 //   InodeTable's mutex, DirCookies' mutex: leaves.
 // Lock order: namespace_mutex_ -> Inode::mutex -> InodeTable / DirCookies.
 #pragma once
@@ -149,7 +149,6 @@ class Filesystem final : public RemoteChangeSink {
   // its request before handling it). Thread-safe.
   void CountRequest(Request kind) { requests_.Add(kind); }
   RequestTotals Requests() const { return requests_.Totals(); }
-  FsTotals Totals() const { return {requests_.Totals(), inodes_.size()}; }
 
   // ---- Operations (called through Operations()) ----
   void Init(fuse_conn_info* conn);
@@ -224,7 +223,7 @@ class Filesystem final : public RemoteChangeSink {
   // ---- Object access (filesystem.cc) ----
   // The inode numbered `ino`, or null after replying ENOENT (the kernel named
   // an inode it had forgotten).
-  InodeRef InodeOrReply(fuse_req_t req, fuse_ino_t ino) const;
+  std::shared_ptr<Inode> InodeOrReply(fuse_req_t req, fuse_ino_t ino) const;
   // Reads the object at `key`, following a link pointer to its body.
   // NotFound if absent; EIO if the value is not one we understand.
   Status ReadObject(const std::string& key, Object* out) const;
@@ -291,9 +290,9 @@ class Filesystem final : public RemoteChangeSink {
   // A regular file's inode with both locks held shared and its view (the
   // preamble of read and lseek).
   struct ReadableFile {
-    InodeRef inode;
+    std::shared_ptr<Inode> inode;
     std::shared_lock<std::shared_mutex> ns;
-    std::shared_lock<InodeMutex> lock;
+    std::shared_lock<std::shared_mutex> lock;
     FileView view;
   };
   // Fills *file and returns true, or replies the error and returns false.
@@ -337,7 +336,7 @@ class Filesystem final : public RemoteChangeSink {
   // touched marker (a new directory also raises the parent's nlink) in one
   // batch; then registers the entry in *e. Returns the new inode, or null after
   // replying the error. Takes namespace_mutex_ exclusively.
-  InodeRef CreateObject(fuse_req_t req, fuse_ino_t parent, const char* name,
+  std::shared_ptr<Inode> CreateObject(fuse_req_t req, fuse_ino_t parent, const char* name,
                                       mode_t mode, fuse_entry_param* e, dev_t rdev = 0,
                                       std::string_view bytes = {});
 
@@ -374,7 +373,7 @@ class Filesystem final : public RemoteChangeSink {
   void MakeEntry(const Object& object, fuse_entry_param* e);
   void FillEntryAttrs(Inode& inode, const Attr& attr, uint64_t size, fuse_entry_param* e);
   // Sends the entry of a just-created object (create/mkdir/mknod/symlink).
-  InodeRef NewEntry(const std::string& key, const Attr& attr, uint64_t size,
+  std::shared_ptr<Inode> NewEntry(const std::string& key, const Attr& attr, uint64_t size,
                                   fuse_entry_param* e);
 
   // ---- Pieces of larger operations ----
@@ -383,7 +382,7 @@ class Filesystem final : public RemoteChangeSink {
   struct PendingPut {
     std::string key;
     std::string value;
-    InodeRef folded;
+    std::shared_ptr<Inode> folded;
   };
   // Adds the move of the object `from` (a file, or a directory with everything
   // below it) to path `to_path`, stamping ctime = now: deletes of the old keys

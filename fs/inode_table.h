@@ -21,35 +21,23 @@
 // Thread safety: all methods are thread-safe. mutex_ is a leaf lock: callers may
 // hold Filesystem::namespace_mutex_ and an Inode::mutex when calling in, never
 // the other way round.
-//
-// Memory: one of these per inode the kernel holds, so a million cached files
-// must stay small (measured by `alexfs-bench fs --inodes 1000000`; README):
-// an Inode is one allocation with its key inline (~72 bytes + the key), held
-// by an intrusive count (InodeRef) instead of a shared_ptr's control block, with
-// a 4-byte InodeMutex; the table indexes it twice: by number in an
-// open-addressing array of pointers (InodeNumbers, 8 bytes a slot), and by key
-// in a std::set of pointers ordered by key (one 48-byte node), which a
-// directory rename needs to find what is below it.
 #pragma once
 
 #include <fuse_lowlevel.h>
 
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
+#include <shared_mutex>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/store.h"
 #include "fs/dir_cookies.h"
 #include "fs/file_buffer.h"
-#include "fs/inode_mutex.h"
 #include "fs/stored_block.h"
 
 namespace alexfs::fs {
@@ -69,20 +57,20 @@ struct OrphanPins {
   bool blocks_pinned = false;  // `blocks` is set
 };
 
-class InodeRef;
-
-// One per inode the kernel holds, so kept small (72 bytes + the key, in one
-// allocation): what only some inodes need (a buffer, an orphan's pins, a
-// directory's cookies) hangs off a pointer. Made by InodeTable only, held by
-// InodeRef.
+// One per inode the kernel holds, so kept small (~150 bytes): what only some
+// inodes need (a buffer, an orphan's pins, a directory's cookies) hangs off a
+// pointer.
 struct Inode {
+  Inode(fuse_ino_t number, bool directory)
+      : ino(number), is_dir(directory), cookies(directory ? new DirCookies : nullptr) {}
+
   const fuse_ino_t ino;
+  const bool is_dir;
 
   // Guards buffer. Readers of the inode's bytes take it shared, writers
   // exclusive. Lock order: Filesystem::namespace_mutex_, then this, then
   // InodeTable's mutex.
-  InodeMutex mutex;
-  const bool is_dir;
+  std::shared_mutex mutex;
   // The inode's not yet committed state (files only). Present means dirty.
   std::unique_ptr<FileBuffer> buffer;  // GUARDED_BY(mutex)
   // An orphan's pins (OrphanPins); null until it has any. Released with the inode.
@@ -98,123 +86,30 @@ struct Inode {
   // Readdir offset cookies (directories only, else null); has its own leaf lock.
   const std::unique_ptr<DirCookies> cookies;
 
-  Inode(const Inode&) = delete;
-  Inode& operator=(const Inode&) = delete;
-
  private:
   friend class InodeTable;
-  friend class InodeRef;
-  friend struct InodeKeyLess;
-
-  // One allocation: the Inode, then `inline_capacity` bytes for its key.
-  static Inode* Create(fuse_ino_t number, bool directory, std::string_view key);
-  static void Destroy(Inode* inode);
-  Inode(fuse_ino_t number, bool directory, uint16_t inline_capacity);
-  ~Inode();
-
-  std::string_view key() const { return {key_data_, key_size_}; }  // REQUIRES: InodeTable::mutex_
-  // Inline if it fits, else on the heap. REQUIRES: InodeTable::mutex_.
-  void SetKey(std::string_view key);
-  char* inline_key() { return reinterpret_cast<char*>(this + 1); }
-
-  std::atomic<uint32_t> refs_{0};  // InodeRefs to this inode (the table's included)
-  uint32_t open_count_ = 0;        // GUARDED_BY(InodeTable::mutex_)
-  uint64_t nlookup_ = 0;           // GUARDED_BY(InodeTable::mutex_)
-  char* key_data_;                 // GUARDED_BY(InodeTable::mutex_): inline_key() or new[]
-  uint32_t key_size_ = 0;          // GUARDED_BY(InodeTable::mutex_); 0: orphan (or the root)
-  const uint16_t inline_capacity_;
-  bool dirty_ = false;             // GUARDED_BY(InodeTable::mutex_): in dirty_
-};
-
-// A counted reference to an Inode (like a shared_ptr, without a control
-// block): the table holds one while the inode is in it, each handler one
-// while it works on it; the last one destroys it.
-class InodeRef {
- public:
-  InodeRef() = default;
-  InodeRef(std::nullptr_t) {}  // NOLINT: converts like a shared_ptr
-  explicit InodeRef(Inode* inode) : p_(inode) {
-    if (p_ != nullptr) p_->refs_.fetch_add(1, std::memory_order_relaxed);
-  }
-  InodeRef(const InodeRef& other) : InodeRef(other.p_) {}
-  InodeRef(InodeRef&& other) noexcept : p_(other.p_) { other.p_ = nullptr; }
-  InodeRef& operator=(InodeRef other) noexcept {
-    std::swap(p_, other.p_);
-    return *this;
-  }
-  ~InodeRef() { reset(); }
-
-  void reset() {
-    if (p_ != nullptr && p_->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) Inode::Destroy(p_);
-    p_ = nullptr;
-  }
-  Inode* get() const { return p_; }
-  Inode& operator*() const { return *p_; }
-  Inode* operator->() const { return p_; }
-  explicit operator bool() const { return p_ != nullptr; }
-  bool operator==(const InodeRef& other) const { return p_ == other.p_; }
-  bool operator==(std::nullptr_t) const { return p_ == nullptr; }
-
- private:
-  Inode* p_ = nullptr;
-};
-
-// Orders inodes by key; compares with keys too (heterogeneous lookup).
-struct InodeKeyLess {
-  using is_transparent = void;
-  bool operator()(const Inode* a, const Inode* b) const { return a->key() < b->key(); }
-  bool operator()(const Inode* a, std::string_view b) const { return a->key() < b; }
-  bool operator()(std::string_view a, const Inode* b) const { return a < b->key(); }
-};
-
-// Inode number -> Inode*: open addressing with linear probing over a
-// power-of-two array of pointers (8 bytes a slot, at most 3/4 full; a
-// std::unordered_map node is 32 bytes + a bucket). Not thread-safe.
-class InodeNumbers {
- public:
-  Inode* Find(fuse_ino_t ino) const;
-  // REQUIRES: no inode with this number yet.
-  void Insert(Inode* inode);
-  void Erase(fuse_ino_t ino);
-  size_t size() const { return size_; }
-  template <typename F>
-  void ForEach(F&& f) const {
-    for (Inode* p : slots_) {
-      if (p != nullptr) f(p);
-    }
-  }
-
- private:
-  size_t Home(fuse_ino_t ino) const {
-    return static_cast<size_t>((ino * 0x9E3779B97F4A7C15ull) >> shift_);
-  }
-  void Grow();
-
-  std::vector<Inode*> slots_;
-  size_t size_ = 0;
-  int shift_ = 64;  // 64 - log2(slots_.size())
+  std::string key_;        // GUARDED_BY(InodeTable::mutex_); empty: orphan
+  uint64_t nlookup_ = 0;   // GUARDED_BY(InodeTable::mutex_)
+  uint32_t open_count_ = 0;  // GUARDED_BY(InodeTable::mutex_)
+  bool dirty_ = false;     // GUARDED_BY(InodeTable::mutex_): in dirty_
 };
 
 class InodeTable {
  public:
   // `generation` goes with every inode number of this mount.
+  explicit InodeTable(uint64_t generation);
 
   uint64_t generation() const { return generation_; }
 
-  explicit InodeTable(uint64_t generation);
-  ~InodeTable();
-  InodeTable(const InodeTable&) = delete;
-  InodeTable& operator=(const InodeTable&) = delete;
-
   // The inode with this number, or null.
-  InodeRef Get(fuse_ino_t ino) const;
+  std::shared_ptr<Inode> Get(fuse_ino_t ino) const;
   // The inode whose key is `key`, or null.
-  InodeRef Find(const std::string& key) const;
+  std::shared_ptr<Inode> Find(const std::string& key) const;
   // The key of `inode` now; empty for an orphan.
   std::string KeyOf(const Inode& inode) const;
 
   // The inode for `key`, created if new, with its lookup count raised by one.
-  InodeRef LookupOrInsert(const std::string& key, bool is_dir);
+  std::shared_ptr<Inode> LookupOrInsert(const std::string& key, bool is_dir);
   // Drops `n` lookups (the kernel's forget). Aborts if the count would go
   // negative: that is a bug in the lookup accounting.
   void Forget(fuse_ino_t ino, uint64_t n);
@@ -227,16 +122,16 @@ class InodeTable {
   // Renames: the inode keyed `from` (if any) is keyed `to`.
   void Rekey(const std::string& from, const std::string& to);
   // Every inode whose key starts with `from_prefix` gets that prefix replaced by
-  // `to_prefix`. Returns how many were re-keyed. O((1 + moved) log n).
+  // `to_prefix`. Returns how many were re-keyed. O(log n + moved).
   size_t RekeyPrefix(const std::string& from_prefix, const std::string& to_prefix);
   // The inode keyed `key` (if any) becomes an orphan.
   void Orphan(const std::string& key);
   // Inodes whose keys start with `prefix`.
-  std::vector<InodeRef> Under(const std::string& prefix) const;
+  std::vector<std::shared_ptr<Inode>> Under(const std::string& prefix) const;
 
   // The dirty set: inodes holding a file buffer, for CommitAll.
   void SetDirty(Inode& inode, bool dirty);
-  std::vector<InodeRef> Dirty() const;
+  std::vector<std::shared_ptr<Inode>> Dirty() const;
 
   size_t size() const;
 
@@ -244,21 +139,15 @@ class InodeTable {
   // REQUIRES: mutex_ held.
   void MaybeErase(Inode& inode);
 
-  // REQUIRES: mutex_ held. Adds `inode` (keyed) to both indexes; the table's ref.
-  void Add(Inode* inode);
-  // REQUIRES: mutex_ held. Puts `inode` in by_key_ under its key, in place of
-  // any other inode there (as std::map's operator[] did).
-  void IndexKey(Inode* inode);
-
   const uint64_t generation_;
   mutable std::mutex mutex_;
-  fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;  // GUARDED_BY(mutex_)
-  // Every inode in the table; each holds one ref (refs_) for the table.
-  InodeNumbers by_ino_;                     // GUARDED_BY(mutex_)
-  // The keyed inodes (not orphans), ordered, so a directory rename finds
-  // everything below it by prefix. An inode leaves it before its key changes.
-  std::set<Inode*, InodeKeyLess> by_key_;   // GUARDED_BY(mutex_)
-  std::unordered_map<fuse_ino_t, InodeRef> dirty_;  // GUARDED_BY(mutex_)
+  fuse_ino_t next_ino_ = FUSE_ROOT_ID + 1;                        // GUARDED_BY(mutex_)
+  std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> by_ino_;  // GUARDED_BY(mutex_)
+  // Ordered, so a directory rename finds everything below it by prefix. The
+  // keys are views of the inodes' key_ (an entry is erased before its key_
+  // changes).
+  std::map<std::string_view, Inode*, std::less<>> by_key_;         // GUARDED_BY(mutex_)
+  std::unordered_map<fuse_ino_t, std::shared_ptr<Inode>> dirty_;   // GUARDED_BY(mutex_)
 };
 
 }  // namespace alexfs::fs

@@ -87,9 +87,9 @@ class StatsTicker {
       : config_(config), store_(store), filesystem_(filesystem) {
     if (config_.on_stats) thread_ = std::thread([this] { Run(); });
     if (config_.on_stats_probe) {
-      config_.on_stats_probe([this](StoreStats* stats, FsTotals* totals) {
+      config_.on_stats_probe([this](StoreStats* stats, RequestTotals* requests) {
         *stats = store_->GetStats();
-        *totals = filesystem_->Totals();
+        *requests = filesystem_->Requests();
       });
     }
   }
@@ -110,7 +110,7 @@ class StatsTicker {
   }
 
  private:
-  void Report() { config_.on_stats(store_->GetStats(), filesystem_->Totals()); }
+  void Report() { config_.on_stats(store_->GetStats(), filesystem_->Requests()); }
   void Run() {
     Report();  // the figures at mount time
     std::unique_lock<std::mutex> lock(mu_);

@@ -36,7 +36,7 @@ struct MountConfig {
   // Called every stats_period while mounted and once more after the final
   // commit, from a thread of its own: the daemon's metrics export (the store's
   // figures and the FUSE requests received, per kind).
-  std::function<void(const StoreStats&, const FsTotals&)> on_stats;
+  std::function<void(const StoreStats&, const RequestTotals&)> on_stats;
   std::chrono::milliseconds stats_period{10000};
   // The store's Env (engine/env.h); nullptr: the POSIX one. Tests serve a
   // mount in-process over a fault-injection Env.
@@ -45,7 +45,7 @@ struct MountConfig {
   // figures (callable from any thread), and once more with an empty function
   // before the store closes, after which it must no longer be called: the
   // daemon's live stats (tools/alexfs/stats_socket.h).
-  using StatsProbe = std::function<void(StoreStats*, FsTotals*)>;
+  using StatsProbe = std::function<void(StoreStats*, RequestTotals*)>;
   std::function<void(StatsProbe)> on_stats_probe;
   // Where changes go (fs/change_target.h). Unset: the store itself. Set (fleet
   // mode): called once the store is open, before the filesystem starts; the

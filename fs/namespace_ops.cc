@@ -92,7 +92,7 @@ void Filesystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent,
 }
 
 void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string key = inodes_.KeyOf(*inode);
@@ -113,9 +113,9 @@ void Filesystem::ReadLink(fuse_req_t req, fuse_ino_t ino) {
 // ---- Removing names ----
 
 Status Filesystem::KeepOpenData(const std::string& key) {
-  InodeRef inode = inodes_.Find(key);
+  std::shared_ptr<Inode> inode = inodes_.Find(key);
   if (!inode || inode->is_dir) return Status::OK();
-  std::unique_lock<InodeMutex> lock(inode->mutex);
+  std::unique_lock<std::shared_mutex> lock(inode->mutex);
   uint64_t file_id = 0;
   bool in_blocks = false;
   if (inode->buffer) {
@@ -155,9 +155,9 @@ Status Filesystem::KeepOpenData(const std::string& key) {
 }
 
 void Filesystem::OrphanInode(const std::string& key) {
-  InodeRef inode = inodes_.Find(key);
+  std::shared_ptr<Inode> inode = inodes_.Find(key);
   if (!inode) return;
-  std::unique_lock<InodeMutex> lock(inode->mutex);
+  std::unique_lock<std::shared_mutex> lock(inode->mutex);
   inodes_.Orphan(key);
   // The orphan keeps its bytes (buffer or pinned value) until the kernel
   // forgets it or its last handle closes.
@@ -173,16 +173,16 @@ Status Filesystem::DropName(const Entry& entry, int64_t now, WriteBatch* batch,
     *orphan_key = entry.object.key;
     Status s = KeepOpenData(*orphan_key);
     if (!s.ok()) return s;
-    InodeRef inode = inodes_.Find(*orphan_key);
-    std::shared_lock<InodeMutex> lock;
-    if (inode) lock = std::shared_lock<InodeMutex>(inode->mutex);
+    std::shared_ptr<Inode> inode = inodes_.Find(*orphan_key);
+    std::shared_lock<std::shared_mutex> lock;
+    if (inode) lock = std::shared_lock<std::shared_mutex>(inode->mutex);
     return AddFileDataDeletes(entry.object, inode.get(), batch);
   }
   // One name of a hard-linked file: the shared body loses a link.
   const std::string& body_key = entry.object.key;
-  InodeRef inode = inodes_.Find(body_key);
-  std::unique_lock<InodeMutex> lock;
-  if (inode) lock = std::unique_lock<InodeMutex>(inode->mutex);
+  std::shared_ptr<Inode> inode = inodes_.Find(body_key);
+  std::unique_lock<std::shared_mutex> lock;
+  if (inode) lock = std::unique_lock<std::shared_mutex>(inode->mutex);
   Attr attr = inode && inode->buffer ? inode->buffer->attr() : entry.object.attr;
   attr.nlink = attr.nlink > 0 ? attr.nlink - 1 : 0;
   attr.ctime_ns = now;
@@ -192,8 +192,8 @@ Status Filesystem::DropName(const Entry& entry, int64_t now, WriteBatch* batch,
     batch->Delete(body_key);
     Status s = KeepOpenData(body_key);
     if (!s.ok()) return s;
-    std::shared_lock<InodeMutex> shared;
-    if (inode) shared = std::shared_lock<InodeMutex>(inode->mutex);
+    std::shared_lock<std::shared_mutex> shared;
+    if (inode) shared = std::shared_lock<std::shared_mutex>(inode->mutex);
     return AddFileDataDeletes(entry.object, inode.get(), batch);
   }
   if (inode && inode->buffer) {
@@ -295,7 +295,7 @@ void Filesystem::RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 // removed down to one, the file stays linked (a later rename or unlink handles
 // it as any linked file).
 void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (inode->is_dir) {
     ReplyError(req, EPERM);
@@ -311,7 +311,7 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
     ReplyError(req, err);
     return;
   }
-  std::unique_lock<InodeMutex> lock(inode->mutex);
+  std::unique_lock<std::shared_mutex> lock(inode->mutex);
   const int64_t now = NowNs();
   Attr attr;
   uint64_t size = 0;
@@ -382,7 +382,7 @@ void Filesystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
   }
   lock.unlock();
   fuse_entry_param e;
-  InodeRef same = inodes_.LookupOrInsert(body_key, false);
+  std::shared_ptr<Inode> same = inodes_.LookupOrInsert(body_key, false);
   FillEntryAttrs(*same, attr, size, &e);
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(e.ino, 1);
 }

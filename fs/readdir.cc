@@ -17,7 +17,7 @@
 namespace alexfs::fs {
 
 void Filesystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   if (!inode->is_dir) {
     fuse_reply_err(req, ENOTDIR);
@@ -34,7 +34,7 @@ void Filesystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*,
                          bool plus) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   std::shared_lock<std::shared_mutex> ns(namespace_mutex_);
   std::string dir_path;
@@ -76,7 +76,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     return;
   }
   if (off < 2) {
-    InodeRef up;
+    std::shared_ptr<Inode> up;
     size_t slash = dir_path.rfind('/');
     if (!dir_path.empty()) {
       up = inodes_.Find(slash == std::string::npos ? RootKey()
@@ -142,7 +142,7 @@ void Filesystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     const std::string resume_after = name + (is_dir ? '0' : '\0');
     const off_t next = inode->cookies->CookieFor(resume_after);
     struct stat st;
-    InodeRef known = inodes_.Find(object.key);
+    std::shared_ptr<Inode> known = inodes_.Find(object.key);
     // Plain readdir reports the inode number the kernel knows, or a stable
     // stand-in (high bit set, never a real number) without creating an inode.
     uint64_t d_ino =

@@ -42,9 +42,9 @@ Status Filesystem::MoveObject(const Entry& from, const std::string& to_path, int
       puts->push_back({FileKey(to_path), EncodeLinkPointer(*from.object.link_id), nullptr});
       return Status::OK();
     }
-    InodeRef inode = inodes_.Find(from.object.key);
+    std::shared_ptr<Inode> inode = inodes_.Find(from.object.key);
     if (inode) {
-      std::unique_lock<InodeMutex> lock(inode->mutex);
+      std::unique_lock<std::shared_mutex> lock(inode->mutex);
       if (inode->buffer) {
         // Its pending data is committed in the rename's batch.
         inode->buffer->attr().ctime_ns = now;
@@ -66,9 +66,9 @@ Status Filesystem::MoveObject(const Entry& from, const std::string& to_path, int
   // old names), then copy every key below it.
   const std::string from_prefix = DirKey(from.path);
   const std::string to_prefix = DirKey(to_path);
-  for (const InodeRef& inode : inodes_.Under(from_prefix)) {
+  for (const std::shared_ptr<Inode>& inode : inodes_.Under(from_prefix)) {
     if (inode->is_dir) continue;
-    std::unique_lock<InodeMutex> lock(inode->mutex);
+    std::unique_lock<std::shared_mutex> lock(inode->mutex);
     Status s = CommitLocked(*inode, Durability::kBuffered);
     if (!s.ok()) return s;
   }
@@ -224,7 +224,7 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
     }
     batch = std::move(filtered);
   }
-  std::vector<InodeRef> folded;
+  std::vector<std::shared_ptr<Inode>> folded;
   for (PendingPut& put : puts) {
     if (put.folded) folded.push_back(put.folded);
     batch.Put(put.key, std::move(put.value));
@@ -234,8 +234,8 @@ void Filesystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   dst.object.pin.Reset();
   if (s.ok()) s = Apply(batch, Durability::kBuffered);
   if (s.ok()) {
-    for (const InodeRef& inode : folded) {
-      std::unique_lock<InodeMutex> lock(inode->mutex);
+    for (const std::shared_ptr<Inode>& inode : folded) {
+      std::unique_lock<std::shared_mutex> lock(inode->mutex);
       inode->buffer.reset();
       inodes_.SetDirty(*inode, false);
     }

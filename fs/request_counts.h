@@ -30,14 +30,6 @@ const char* RequestName(Request r);
 // Totals per kind at one moment, indexed by static_cast<size_t>(Request).
 using RequestTotals = std::array<uint64_t, kRequestKinds>;
 
-// The mounted filesystem's figures of one moment, for the metrics.
-struct FsTotals {
-  RequestTotals requests{};
-  // Inodes in the daemon's table (InodeTable::size(): the ones the kernel holds,
-  // plus open or dirty ones it forgot, plus the root).
-  uint64_t cached_inodes = 0;
-};
-
 class RequestCounts {
  public:
   void Add(Request r) { counts_[static_cast<size_t>(r)].Add(1); }

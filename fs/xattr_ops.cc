@@ -91,7 +91,7 @@ void Filesystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, co
     ReplyError(req, err);
     return;
   }
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   auto change = XattrEdit(NowNs(), [&](Attr* attr, XattrMap* xattrs) -> Status {
     if (int e = CheckObject(ns, attr->mode)) return Fail(e, "attribute not allowed on this object");
@@ -128,7 +128,7 @@ void Filesystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c)
     ReplyError(req, err);
     return;
   }
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   auto change = XattrEdit(NowNs(), [&](Attr*, XattrMap* xattrs) -> Status {
     auto it = xattrs->find(name);
@@ -151,10 +151,10 @@ void Filesystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, si
     ReplyError(req, err == EPERM ? ENODATA : err);
     return;
   }
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   std::shared_lock<std::shared_mutex> ns_lock(namespace_mutex_);
-  std::shared_lock<InodeMutex> lock(inode->mutex);
+  std::shared_lock<std::shared_mutex> lock(inode->mutex);
   Attr attr;
   uint64_t file_size = 0;
   Status s = StatInode(*inode, &attr, &file_size);
@@ -175,13 +175,13 @@ void Filesystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name_c, si
 }
 
 void Filesystem::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  InodeRef inode = InodeOrReply(req, ino);
+  std::shared_ptr<Inode> inode = InodeOrReply(req, ino);
   if (!inode) return;
   const bool root = fuse_req_ctx(req)->uid == 0;
   std::string list;
   {
     std::shared_lock<std::shared_mutex> ns_lock(namespace_mutex_);
-    std::shared_lock<InodeMutex> lock(inode->mutex);
+    std::shared_lock<std::shared_mutex> lock(inode->mutex);
     Attr attr;
     uint64_t file_size = 0;
     Status s = StatInode(*inode, &attr, &file_size);

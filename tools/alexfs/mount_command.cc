@@ -132,8 +132,8 @@ fs::MountConfig ToConfig(const MountArgs& args, std::string* error) {
   if (!metrics_file.empty()) targets.push_back(metrics_file);
   std::string data_dir = config.data_dir;
   config.on_stats = [targets, data_dir, fleet_metrics](const StoreStats& stats,
-                                                       const fs::FsTotals& totals) {
-    std::string text = PrometheusText(stats, data_dir, &totals) + fleet_metrics->Text();
+                                                       const fs::RequestTotals& requests) {
+    std::string text = PrometheusText(stats, data_dir, &requests) + fleet_metrics->Text();
     for (const std::string& path : targets) {
       Status s = WriteFileAtomically(path, text);
       if (!s.ok()) spdlog::warn("metrics: {}", s.message());
@@ -148,9 +148,9 @@ fs::MountConfig ToConfig(const MountArgs& args, std::string* error) {
     }
     auto text = [probe, data_dir, fleet_metrics] {
       StoreStats stats;
-      fs::FsTotals totals;
-      probe(&stats, &totals);
-      return PrometheusText(stats, data_dir, &totals) + fleet_metrics->Text();
+      fs::RequestTotals requests{};
+      probe(&stats, &requests);
+      return PrometheusText(stats, data_dir, &requests) + fleet_metrics->Text();
     };
     Status s = StatsSocket::Start(data_dir + "/stats.sock", text, socket.get());
     if (!s.ok()) spdlog::warn("live stats: {}; alexfs stats falls back to metrics.prom", s.message());

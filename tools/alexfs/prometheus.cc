@@ -77,7 +77,7 @@ class Writer {
 }  // namespace
 
 std::string PrometheusText(const StoreStats& s, const std::string& data_dir,
-                           const fs::FsTotals* mounted) {
+                           const fs::RequestTotals* requests) {
   Writer w(data_dir);
   auto d = [](uint64_t v) { return static_cast<double>(v); };
   w.Metric("alexfs_keys", "gauge", "Live keys in the store.", d(s.keys));
@@ -121,14 +121,11 @@ std::string PrometheusText(const StoreStats& s, const std::string& data_dir,
               s.write_latency);
   w.Histogram("alexfs_sync_seconds", "Latency of fdatasync on the log.", s.sync_latency);
   w.Histogram("alexfs_compaction_seconds", "Duration of compaction runs.", s.compaction_latency);
-  if (mounted != nullptr) {
+  if (requests != nullptr) {
     std::array<const char*, fs::kRequestKinds> names{};
     for (size_t i = 0; i < fs::kRequestKinds; ++i) names[i] = fs::RequestName(static_cast<fs::Request>(i));
     w.Labelled("alexfs_fs_requests_total", "counter", "FUSE requests received, by operation.", "op",
-               names, mounted->requests);
-    w.Metric("alexfs_fs_cached_inodes", "gauge",
-             "Inodes in the daemon's table (the ones the kernel holds, open or dirty ones, the root).",
-             d(mounted->cached_inodes));
+               names, *requests);
   }
   return w.Take();
 }

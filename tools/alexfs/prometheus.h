@@ -10,9 +10,10 @@
 
 namespace alexfs::tools {
 
-// `mounted` (the mounted daemon's figures) adds alexfs_fs_requests_total{op="..."}
-// and alexfs_fs_cached_inodes; `alexfs stats` of an unmounted store passes none.
+// `requests` (the mounted daemon's FUSE request counts) adds
+// alexfs_fs_requests_total{op="..."}; `alexfs stats` of an unmounted store
+// passes none.
 std::string PrometheusText(const StoreStats& stats, const std::string& data_dir,
-                           const fs::FsTotals* mounted = nullptr);
+                           const fs::RequestTotals* requests = nullptr);
 
 }  // namespace alexfs::tools

@@ -69,8 +69,6 @@ struct Options {
   std::vector<std::string> systems = {"alexfs", "tmpfs", "disk"};
   bool no_cold = false;
   size_t seq_mib = 0;  // the sequential rows' file size; 0: 64
-  size_t inodes = 0;   // > 0: the inode-scale run instead of the workloads (RunInodes)
-  size_t inodes_per_dir = 1000;
 };
 
 std::string Format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -200,7 +198,7 @@ class Environment {
     mnt_ = base_ + "/alexfs-mnt";
     data_ = base_ + "/alexfs-data";
     log_ = base_ + "/alexfs.log";
-    if (::mkdir(mnt_.c_str(), 0755) != 0 && errno != EEXIST) Fail("mkdir " + mnt_);  // EEXIST: a remount
+    if (::mkdir(mnt_.c_str(), 0755) != 0) Fail("mkdir " + mnt_);
     std::vector<std::string> argv = {binary, "mount", data_, mnt_, "--foreground"};
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());
@@ -268,7 +266,6 @@ class Environment {
   }
 
   const std::string& base() const { return base_; }
-  pid_t daemon_pid() const { return daemon_; }
 
  private:
   // Async-signal-safe: detach the mounts, stop the daemon, leave.
@@ -1130,230 +1127,6 @@ int RunSuite(const Options& in) {
   return ok ? 0 : 1;
 }
 
-// ---------------------------------------------------------------------------
-// `--inodes N`: the daemon's memory per cached inode, and the create rate as the
-// tree grows.
-//
-// 1. On each target: N files of 120 B in a config-like tree (N / 1000
-//    directories "svc-0042" of 1000 files "instance-0123.conf"), created in
-//    order (open O_CREAT + write + close each), every create timed; one row per
-//    tenth of the files ("inodes_create", note "files A-B"), so a falling rate
-//    shows as the tree grows.
-// 2. AlexFS only: unmount, remount (the kernel and the daemon start with no
-//    inode but the root), read the daemon's RssAnon (/proc/PID/status), lstat
-//    every file by path (one lookup each: the kernel then holds every inode),
-//    read RssAnon again and the daemon's inode count (`alexfs stats`,
-//    alexfs_fs_cached_inodes). Row "inodes_cached": memory_bytes =
-//    (RssAnon after - before) / (inodes the table gained), rss_bytes = RssAnon
-//    after; its ops/s is the rate of those lstats. The kernel may forget
-//    inodes (memory pressure, a drop_caches elsewhere): then the lstats are
-//    repeated (up to 3 passes) until the table holds as many as after the
-//    creates; the note gives the counts.
-
-uint64_t RssAnonBytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("RssAnon:", 0) == 0) return std::stoull(line.substr(8)) * 1024;
-  }
-  return 0;
-}
-
-// alexfs_fs_cached_inodes from `alexfs stats MNT`; -1 if not found.
-int64_t CachedInodes(const std::string& binary, const std::string& mnt) {
-  std::string cmd = binary + " stats '" + mnt + "' 2>/dev/null";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  size_t at = out.find("\nalexfs_fs_cached_inodes{");
-  if (at == std::string::npos) return -1;
-  at = out.find("} ", at);
-  if (at == std::string::npos) return -1;
-  return static_cast<int64_t>(std::stod(out.substr(at + 2)));
-}
-
-std::string InodeDir(const std::string& root, size_t d) { return Format("%s/svc-%04zu", root.c_str(), d); }
-std::string InodeFile(const std::string& dir, size_t f) { return Format("%s/instance-%04zu.conf", dir.c_str(), f); }
-
-int RunInodes(const Options& in) {
-  const size_t n = in.inodes;
-  const size_t per_dir = std::max<size_t>(in.inodes_per_dir, 1);
-  const size_t dirs = (n + per_dir - 1) / per_dir;
-  const size_t slice = std::max<size_t>(n / 10, 1);
-  std::string binary = in.alexfs;
-  if (binary.empty()) {
-    std::error_code ec;
-    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    binary = (self.parent_path().parent_path() / "alexfs").string();
-  }
-  if (::access(binary.c_str(), X_OK) != 0) {
-    std::fprintf(stderr, "alexfs-bench fs: no alexfs binary at %s (use --alexfs PATH)\n", binary.c_str());
-    return 1;
-  }
-  const std::string payload = Payload(120, 7);
-  uint64_t t0 = NowNanos();
-  std::vector<Row> rows;
-  bool ok = true;
-  try {
-    Environment env(in);
-    std::vector<std::string> systems = in.systems;
-    // AlexFS first: its rows do not wait for the others' trees.
-    std::stable_partition(systems.begin(), systems.end(), [](const std::string& s) { return s == "alexfs"; });
-    std::map<std::string, std::vector<double>> rates;  // system -> rate per slice
-    for (const std::string& sys : systems) {
-      Target t = sys == "alexfs" ? env.MountAlexfs(binary)
-                 : sys == "tmpfs" ? env.MountTmpfs()
-                 : sys == "disk"  ? env.DiskDir()
-                                  : throw std::runtime_error("unknown system '" + sys + "' (alexfs, tmpfs, disk)");
-      const std::string root = t.root + "/tree";
-      MakeDir(root);
-      std::fprintf(stderr, "[%.0f s] inodes: creating %zu files in %zu directories on %s\n",
-                   Seconds(NowNanos() - t0), n, dirs, t.system.c_str());
-      size_t done = 0;
-      Measured m;
-      uint64_t slice_start = NowNanos();
-      for (size_t d = 0; d < dirs && done < n; ++d) {
-        const std::string dir = InodeDir(root, d);
-        MakeDir(dir);
-        for (size_t f = 0; f < per_dir && done < n; ++f) {
-          uint64_t a = NowNanos();
-          WriteWhole(InodeFile(dir, f), payload);
-          m.lat.Add(NowNanos() - a);
-          if (++done % slice == 0 || done == n) {
-            uint64_t now = NowNanos();
-            size_t count = m.lat.count();
-            Row r;
-            r.suite = "fs";
-            r.workload = "inodes_create";
-            r.system = t.system;
-            r.keys = done;
-            r.value_bytes = payload.size();
-            r.ops_per_s = static_cast<double>(count) / Seconds(now - slice_start);
-            m.lat.FillRow(&r);
-            r.note = Format("files %zu-%zu of %zu", done - count, done, n);
-            rates[t.system].push_back(r.ops_per_s);
-            rows.push_back(r);
-            std::fprintf(stderr, "[%.0f s]   %s: %zu files, %.0f creates/s\n", Seconds(now - t0), t.system.c_str(),
-                         done, r.ops_per_s);
-            m = Measured();
-            slice_start = NowNanos();
-          }
-        }
-      }
-      if (t.kind == "alexfs") {
-        const uint64_t rss_created = RssAnonBytes(env.daemon_pid());
-        const int64_t held_created = CachedInodes(binary, t.root);
-        std::fprintf(stderr, "[%.0f s] inodes: unmount, remount\n", Seconds(NowNanos() - t0));
-        env.UnmountAlexfs();
-        env.MountAlexfs(binary);
-        ::usleep(200'000);
-        const uint64_t before = RssAnonBytes(env.daemon_pid());
-        const int64_t held_before = CachedInodes(binary, t.root);
-        // The kernel may forget inodes meanwhile (memory pressure, or someone's
-        // drop_caches): then pass again (a lookup each for the forgotten), up
-        // to 3 times, until the table holds what it held after the creates.
-        Measured s;
-        double secs = 0;
-        int64_t held = -1;
-        int passes = 0;
-        while (passes < 3) {
-          ++passes;
-          uint64_t start = NowNanos();
-          done = 0;
-          for (size_t d = 0; d < dirs && done < n; ++d) {
-            const std::string dir = InodeDir(root, d);
-            for (size_t f = 0; f < per_dir && done < n; ++f, ++done) {
-              struct stat st;
-              uint64_t a = NowNanos();
-              if (::lstat(InodeFile(dir, f).c_str(), &st) != 0) Fail("lstat " + InodeFile(dir, f));
-              if (passes == 1) s.lat.Add(NowNanos() - a);
-            }
-          }
-          if (passes == 1) secs = Seconds(NowNanos() - start);
-          held = CachedInodes(binary, t.root);
-          if (held < 0 || held_created < 0 || held >= held_created) break;
-          std::fprintf(stderr, "[%.0f s] inodes: the table holds %lld of %lld after pass %d; again\n",
-                       Seconds(NowNanos() - t0), static_cast<long long>(held), static_cast<long long>(held_created),
-                       passes);
-        }
-        const uint64_t after = RssAnonBytes(env.daemon_pid());
-        // Per inode the table gained (N files + their directories), or per file
-        // if the count is unknown.
-        const double gained = held > held_before && held_before >= 0 ? static_cast<double>(held - held_before)
-                                                                      : static_cast<double>(n);
-        Row r;
-        r.suite = "fs";
-        r.workload = "inodes_cached";
-        r.system = t.system;
-        r.keys = n;
-        r.value_bytes = payload.size();
-        r.ops_per_s = static_cast<double>(n) / secs;
-        s.lat.FillRow(&r);
-        r.rss_bytes = after;
-        const double per_inode = after > before ? static_cast<double>(after - before) / gained : 0;
-        r.memory_bytes = static_cast<uint64_t>(per_inode + 0.5);
-        r.note = Format("%.1f B per cached inode: daemon RssAnon %.1f -> %.1f MiB over %d pass(es) of %zu lstats; "
-                        "table held %lld -> %lld inodes (%lld after the creates, RssAnon %.1f MiB); ops/s = "
-                        "lstats/s of the first pass",
-                        per_inode, static_cast<double>(before) / kMiB, static_cast<double>(after) / kMiB, passes, n,
-                        static_cast<long long>(held_before), static_cast<long long>(held),
-                        static_cast<long long>(held_created), static_cast<double>(rss_created) / kMiB);
-        rows.push_back(r);
-        std::fprintf(stderr, "[%.0f s] inodes: %s\n", Seconds(NowNanos() - t0), r.note.c_str());
-        env.UnmountAlexfs();
-      }
-      // Free the memory / space before the next target (untimed).
-      std::error_code ec;
-      std::filesystem::remove_all(root, ec);
-      if (ec) std::fprintf(stderr, "warning: removing %s: %s\n", root.c_str(), ec.message().c_str());
-    }
-    // The alexfs slices' ratios to the others, and last slice / first slice.
-    for (Row& r : rows) {
-      if (r.workload != "inodes_create") continue;
-      const std::vector<double>& mine = rates[r.system];
-      size_t i = 0;
-      for (const Row& q : rows) {
-        if (&q == &r) break;
-        if (q.workload == r.workload && q.system == r.system) ++i;
-      }
-      std::string extra;
-      if (r.system == "alexfs") {
-        for (const auto& [sys, v] : rates) {
-          if (sys != "alexfs" && i < v.size() && v[i] > 0) extra += Format("%.2fx %s; ", r.ops_per_s / v[i], sys.c_str());
-        }
-      }
-      if (i + 1 == mine.size() && mine.size() > 1 && mine[0] > 0) {
-        extra += Format("last/first slice %.2fx; ", r.ops_per_s / mine[0]);
-      }
-      r.note = extra + r.note;
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "alexfs-bench fs: %s\n", e.what());
-    ok = false;
-  }
-
-  Report report;
-  for (const Row& r : rows) report.Add(r);
-  std::printf("\nalexfs-bench fs --inodes %zu: %zu directories of %zu files of 120 B, in %.0f s\n", n, dirs,
-              per_dir, Seconds(NowNanos() - t0));
-  std::printf("\n| workload | system | files | ops/s | p50 µs | p99 µs | p99.9 µs | B per cached inode | note |\n");
-  std::printf("|---|---|--:|--:|--:|--:|--:|--:|---|\n");
-  for (const Row& r : rows) {
-    std::printf("| %s | %s | %" PRIu64 " | %.0f | %.1f | %.1f | %.1f | %s | %s |\n", r.workload.c_str(),
-                r.system.c_str(), r.keys, r.ops_per_s, static_cast<double>(r.p50_ns) / 1e3,
-                static_cast<double>(r.p99_ns) / 1e3, static_cast<double>(r.p999_ns) / 1e3,
-                r.workload == "inodes_cached" ? Format("%" PRIu64, r.memory_bytes).c_str() : "",
-                r.note.c_str());
-  }
-  std::fflush(stdout);
-  if (!in.json.empty() && !report.WriteJson(in.json)) ok = false;
-  return ok ? 0 : 1;
-}
-
 void AddFsSuite(CLI::App& app) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
@@ -1378,13 +1151,8 @@ void AddFsSuite(CLI::App& app) {
   cmd->add_option("--systems", opt->systems, "comma-separated: alexfs,tmpfs,disk")->delimiter(',');
   cmd->add_option("--seq-mib", opt->seq_mib, "size of the sequential write/read rows' file in MiB (default 64)");
   cmd->add_flag("--no-cold", opt->no_cold, "leave out the rows that drop the page cache");
-  cmd->add_option("--inodes", opt->inodes,
-                  "instead of the workloads: create N files of 120 B (directories of --inodes-per-dir), "
-                  "create rate per tenth; then on AlexFS remount, lstat every file and report the daemon's "
-                  "RssAnon growth per cached inode");
-  cmd->add_option("--inodes-per-dir", opt->inodes_per_dir, "files per directory with --inodes (default 1000)");
   cmd->callback([opt] {
-    int rc = opt->inodes > 0 ? RunInodes(*opt) : RunSuite(*opt);
+    int rc = RunSuite(*opt);
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
 }
