@@ -385,9 +385,7 @@ Status StoreImpl::CompactRound(CompactMode mode, bool* more) {
                   ? log::ScanSortedSegment(seg->name(), seg->base(), size, callback, &r)
                   : log::ScanLogSegment(seg->name(), seg->base(), 0, size, log::kNoTornTail, callback, &r);
         })) {
-      s = Status::FromErrno(EIO, "reading " + seg->name() +
-                                     ": a mapped page is unreadable (SIGBUS: the file truncated or a "
-                                     "disk error)");
+      s = MappedPageError("reading " + seg->name());
     }
     if (!s.ok()) {
       spdlog::error("alexfs: compaction of {}: {}", dir_, s.ToString());

@@ -236,10 +236,15 @@ bool StoreImpl::Contains(std::string_view key) const {
   return found;
 }
 
+Status StoreImpl::MappedPageError(std::string_view what, std::string_view then) {
+  std::string message(what);
+  message += ": a mapped page is unreadable (SIGBUS: a segment file truncated or a disk error)";
+  if (!then.empty()) message.append("; ").append(then);
+  return Status::FromErrno(EIO, message);
+}
+
 Status StoreImpl::MappedReadError(std::string_view key) const {
-  Status s = Status::FromErrno(
-      EIO, "reading key '" + std::string(key.substr(0, 200)) + "' from the log of " + dir_ +
-               ": a mapped page is unreadable (SIGBUS: a segment file truncated or a disk error)");
+  Status s = MappedPageError("reading key '" + std::string(key.substr(0, 200)) + "' from the log of " + dir_);
   spdlog::error("alexfs: {}", s.ToString());
   return s;
 }
@@ -517,10 +522,8 @@ Status StoreImpl::CommitGroup(bool roll) {
     // published, so readers keep seeing the group whole; the store refuses
     // further writes, as after a failed fdatasync: reopening rebuilds the
     // index from the log (or names the damaged segment).
-    Status f = Status::FromErrno(
-        EIO, "indexing a write in " + dir_ +
-                 ": a mapped page of the log is unreadable (SIGBUS: a segment file truncated or "
-                 "a disk error); the store refuses further writes until it is reopened");
+    Status f = MappedPageError("indexing a write in " + dir_,
+                               "the store refuses further writes until it is reopened");
     spdlog::error("alexfs: {}", f.ToString());
     counters_->write_errors.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::mutex> l(mu_);

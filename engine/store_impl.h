@@ -182,7 +182,10 @@ class StoreImpl final : public Store, private index::KeyReader {
   int FindInOverlay(std::string_view key, uint64_t* loc) const;
   // Index lookup behind Get/Contains: overlay first. REQUIRES: epoch guard.
   bool FindLocation(std::string_view key, uint64_t* loc) const;
-  // The EIO a Get returns (and logs) when reading `key` met SIGBUS.
+  // The EIO for a read of the log that met SIGBUS (engine/mapped_read.h):
+  // "<what>: a mapped page is unreadable (...)[; <then>]". Not logged.
+  static Status MappedPageError(std::string_view what, std::string_view then = {});
+  // That error for reading `key` (a Get, an iterator), logged.
   Status MappedReadError(std::string_view key) const;
   // Free space a new segment (log or sorted) leaves for the MANIFEST that
   // names it: a rewrite to a temporary file, then a rename.

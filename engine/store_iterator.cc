@@ -2,22 +2,22 @@
 //
 // Epoch guards belong to a thread and must be short, so the iterator never keeps
 // one between calls. Each refill enters a guard, seeks the index to just past
-// the last key returned, and takes the next batch (growing batches: 32, 128,
-// 512, 1024): each entry's key is copied into the batch's key arena and its
-// value's address noted, and the segments they live in are pinned, so the
-// entries stay valid without a guard. A value is copied out of the log when
-// value() asks, so a scan of keys pays no value reads. Each key is seen as it
-// was at the moment its batch was read. The engine's reserved keys (the tail of
-// the key order) end the scan. An encoded value is decoded when value() asks;
-// one that does not decode reads as empty and sets status().
+// the last key returned, and copies the entry addresses of the next batch out
+// (growing batches: 32, 128, 512, 1024), pinning the segments they live in; the
+// entries then stay valid without a guard. Entries are decoded from the log
+// kChunk at a time as the scan reaches them, so a short scan does not read
+// every entry of its batch. Each key is seen as it was at the moment its batch
+// was read. The engine's reserved keys (the tail of the key order) end the
+// scan. An encoded value is decoded into a buffer of the iterator when value()
+// asks; one that does not decode reads as empty and sets status().
 //
-// Mapped reads: every byte of the log the iterator reads -- the index's key
-// compares and the key copies of a refill, the copy of a value -- is read under
-// GuardMappedRead (engine/mapped_read.h), one guard per refill and one per
-// value(). A page gone under the mapping (a segment truncated, a disk error)
-// ends the scan with an EIO status() instead of killing the process. Keys and
-// values handed out are copies, so a caller never touches the mapping itself.
-#include <cstring>
+// Mapped reads: every read of the log -- the index's key compares during a
+// refill, and the decoding of a chunk, which touches every page of each
+// entry's key and value -- runs under GuardMappedRead (engine/mapped_read.h),
+// one guard per refill and one per chunk. Keys and values are views into the
+// log, readable when handed out (as a Get's pinned value is). A page gone
+// under the mapping (a segment truncated, a disk error) ends the scan before
+// the unreadable entry with an EIO status() instead of killing the process.
 #include <memory>
 #include <string>
 #include <vector>
